@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edge-sdk-installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install assets clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,14 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# The BlazeFace face model: cache, else Google's URL, else the mediapipe 0.10.21 wheel from PyPI.
+assets: $(STAMP)
+	$(VENV)/bin/edge-sdk fetch-assets
+
+demo: assets
 	$(VENV)/bin/edge-sdk zoo --out runs/zoo
 
-test: $(STAMP)
+test: assets
 	$(PY) -m pytest -q tests
 
 clean:

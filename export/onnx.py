@@ -18,7 +18,11 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, example: torch.
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    dynamic = {"x": {0: torch.export.Dim("batch", min=1, max=256)}} if dynamic_batch else None
+    dynamic = None
+    if dynamic_batch:
+        dynamic = {"x": {0: torch.export.Dim("batch", min=1, max=256)}}
+        if example.shape[0] == 1:  # torch.export specialises a size-1 dimension: trace with two
+            example = example.expand(2, *example.shape[1:]).contiguous()
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent, prefix=f".{path.stem}.")
     os.close(fd)
     try:

@@ -1,0 +1,244 @@
+"""Runtime on real pixels: faces, the crop spec, backends against torch, detect over a messy folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import edge_sdk
+from edge_sdk import manifest
+from edge_sdk.aggregate import IoUTracker, aggregate
+from edge_sdk.errors import InputError
+from edge_sdk.faces import FaceDetector
+from edge_sdk.manifest import ManifestError
+from edge_sdk.preprocess import CropSpec, load_image
+from edge_sdk.video import sample_frames
+from tests.conftest import shared_path
+
+PHOTOS = ["asian_fake_1.JPG", "asian_fake_2.JPG", "asian_real_1.JPG", "western_fake_1.JPG", "western_fake_2.JPG",
+          "western_real_1.JPG", "western_real_2.JPG"]
+
+
+@pytest.fixture(scope="module")
+def faces():
+    with FaceDetector() as det:
+        yield det
+
+
+def _eyes_nose_inside(face) -> bool:
+    x0, y0, x1, y1 = face.box
+    return all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in face.keypoints[:3])
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_face_found_on_every_sample_photo(faces, name):
+    rgb = load_image(shared_path("samples", name))
+    found = faces.detect(rgb)
+    assert len(found) == 1, f"{name}: {len(found)} faces"
+    f = found[0]
+    H, W = rgb.shape[:2]
+    assert f.score >= 0.5 and f.keypoints.shape == (6, 2)
+    assert 0.2 * W <= f.box[2] - f.box[0] <= 0.9 * W  # a face-sized box, not a sliver or the whole frame
+    assert _eyes_nose_inside(f), "eyes and nose tip must lie inside the box"
+    left_eye, right_eye = f.keypoints[1], f.keypoints[0]
+    assert abs(left_eye[1] - right_eye[1]) < 0.25 * (f.box[3] - f.box[1])  # eyes level, so the face is upright
+
+
+@pytest.mark.parametrize("video", ["western_real.mp4", "western_fake.mp4"])
+def test_face_found_in_sampled_video_frames(video):
+    path = shared_path("samples", video)
+    n = 0
+    with FaceDetector(mode="video") as det:
+        for info, index, ts, rgb in sample_frames(path, frames=6):
+            assert rgb.shape == (720, 1280, 3)
+            found = det.detect(rgb, timestamp_ms=ts)
+            assert found and _eyes_nose_inside(found[0]), f"{video} frame {index}: no face"
+            n += 1
+    assert n == 6
+
+
+def test_same_crop_bytes_whatever_the_file_type(faces, tmp_path):
+    src = load_image(shared_path("samples", "western_real_1.JPG"))
+    spec = CropSpec(size=224)
+    box = faces.detect(src)[0].box
+    reference = spec.crop(src, box)
+
+    Image.fromarray(src).save(tmp_path / "plain.png")
+    Image.fromarray(np.dstack([src, np.full(src.shape[:2], 255, np.uint8)]), "RGBA").save(tmp_path / "rgba.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: viewers turn it 90 degrees clockwise back
+    Image.fromarray(np.rot90(src, k=1).copy()).save(tmp_path / "rotated.png", exif=exif)
+    for name in ("plain.png", "rgba.png", "rotated.png"):
+        img = load_image(tmp_path / name)
+        assert img.shape == src.shape, name
+        crop = spec.crop(img, faces.detect(img)[0].box)
+        assert np.array_equal(crop, reference), f"{name}: crop differs"
+
+    grey = np.asarray(Image.fromarray(src).convert("L"))
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray((grey.astype(np.uint16) * 257)).save(tmp_path / "grey16.png")
+    expected = spec.crop(np.repeat(grey[..., None], 3, axis=2), box)
+    for name in ("grey.png", "grey16.png"):
+        img = load_image(tmp_path / name)
+        assert img.shape == src.shape
+        assert np.array_equal(spec.crop(img, box), expected), name
+
+
+def test_crop_spec_geometry():
+    spec = CropSpec(size=100, margin=0.2)
+    assert spec.crop_rect((40, 40, 60, 80), (200, 200)) == (22, 32, 78, 88)  # centre (50, 60), square 40 -> 56
+    img = np.zeros((50, 200, 3), np.uint8)
+    img[:, :] = 200
+    crop = spec.crop(img, (10, 0, 40, 30))  # the margin runs off the top: clipped, then padded to square
+    assert crop.shape == (100, 100, 3) and crop[0, 50].tolist() == [0, 0, 0] and crop[50, 50].tolist() == [200, 200, 200]
+    x = spec.to_tensor(crop)
+    assert x.shape == (1, 3, 100, 100) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, :, 50, 50], (200 / 255 - np.array(spec.mean)) / np.array(spec.std), rtol=1e-5)
+    assert CropSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(InputError, match="outside"):
+        spec.crop_rect((300, 300, 320, 320), (200, 200))
+
+
+# -- backends against the torch reference ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    """B0 (random init) as a torch checkpoint, an ONNX file and an ExecuTorch XNNPACK program."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    from edge_sdk.models import create_model
+    from export import export_onnx
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("artifacts")
+    model = create_model("ms_eff_gcvit_b0").eval()
+    spec = CropSpec.for_model(model.pretrained_cfg)
+    example = torch.zeros(1, 3, 224, 224)
+    paths = {}
+    paths["torch"] = out / "torch" / "b0.pth"
+    paths["torch"].parent.mkdir()
+    torch.save(model.state_dict(), paths["torch"])
+    paths["onnx"] = export_onnx(model, out / "onnx" / "b0.onnx", example, dynamic_batch=True)
+    program = to_edge_transform_and_lower(torch.export.export(model, (example,)),
+                                          partitioner=[XnnpackPartitioner()]).to_executorch()
+    paths["executorch"] = out / "executorch" / "b0.pte"
+    paths["executorch"].parent.mkdir()
+    paths["executorch"].write_bytes(program.buffer)
+    for target, path in paths.items():
+        shape = ["batch", 3, 224, 224] if target == "onnx" else [1, 3, 224, 224]
+        m = manifest.build(path, model="ms_eff_gcvit_b0", target=target, precision="fp32", crop=spec, input_shape=shape)
+        manifest.write(m, path.parent / "manifest.json")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def sample_batch(faces):
+    spec = CropSpec(size=224)
+    crops = []
+    for name in PHOTOS[:5]:
+        rgb = load_image(shared_path("samples", name))
+        crops.append(spec.crop(rgb, faces.detect(rgb)[0].box))
+    return spec.to_tensor(np.stack(crops))
+
+
+@pytest.mark.parametrize("target", ["onnx", "executorch"])
+def test_backend_matches_torch_on_sample_crops(artifacts, sample_batch, target):
+    reference = edge_sdk.load(artifacts["torch"])
+    backend = edge_sdk.load(artifacts[target])
+    assert backend.name == {"onnx": "onnxruntime", "executorch": "executorch"}[target]
+    expected = reference.predict(sample_batch)
+    got = backend.predict(sample_batch)  # 5 crops: ONNX takes them at once, the fixed-batch .pte in chunks of 1
+    assert got.shape == (5,)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert np.ptp(expected) > 0, "different faces must give different logits"
+
+
+def test_artifact_checks(artifacts, tmp_path):
+    src = artifacts["onnx"]
+    copy = tmp_path / src.name
+    shutil.copy(src, copy)
+    with pytest.raises(ManifestError, match="no manifest found"):
+        edge_sdk.load(copy)
+    shutil.copy(src.parent / "manifest.json", tmp_path / "manifest.json")
+    with open(copy, "ab") as f:
+        f.write(b"tampered")
+    with pytest.raises(ManifestError, match="does not match the manifest"):
+        edge_sdk.load(copy)
+    with pytest.raises(InputError, match="unknown artifact type '.tflite'"):
+        (tmp_path / "x.tflite").write_bytes(b"x")
+        edge_sdk.load(tmp_path / "x.tflite")
+    bad = json.loads((tmp_path / "manifest.json").read_text())
+    bad["crop"]["resize"] = "squash"
+    with pytest.raises(ManifestError, match="crop/resize"):
+        manifest.validate(bad)
+    backend = edge_sdk.load(src)
+    with pytest.raises(InputError, match=r"takes input \(N, 3, 224, 224\)"):
+        backend.predict(np.zeros((1, 3, 100, 100), np.float32))
+
+
+# -- detect over a folder with good and bad inputs -----------------------------------------------
+
+def test_detect_records_good_and_bad_inputs(artifacts, tmp_path, capsys):
+    from edge_sdk.cli import main
+
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("western_real_1.JPG", "asian_fake_1.JPG"):
+        shutil.copy(shared_path("samples", name), folder / name)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("this is not a picture\n")
+    clip = shared_path("samples", "western_real.mp4").read_bytes()
+    (folder / "cut.mp4").write_bytes(clip[: len(clip) // 3])
+    Image.fromarray(np.full((240, 320, 3), 90, np.uint8)).save(folder / "wall.png")
+    shutil.copy(shared_path("samples", "western_fake.mp4"), folder / "fake.mp4")
+    out = tmp_path / "records.json"
+    code = main(["detect", str(folder), "--model", str(artifacts["onnx"]), "--json", str(out), "--frames", "4", "--quiet"])
+    assert code == 1, "an input failed, so the exit code must say so"
+    records = {r["path"].split("/")[-1]: r for r in json.loads(out.read_text())}
+    assert set(records) == {"western_real_1.JPG", "asian_fake_1.JPG", "empty.jpg", "notes.jpg", "cut.mp4", "wall.png",
+                            "fake.mp4"}
+    for name in ("western_real_1.JPG", "asian_fake_1.JPG"):
+        r = records[name]
+        assert r["ok"] and r["kind"] == "image" and len(r["faces"]) == 1 and r["verdict"] in ("real", "fake")
+        assert 0 <= r["score"] <= 1
+    assert not records["empty.jpg"]["ok"] and "empty file" in records["empty.jpg"]["error"]
+    assert not records["notes.jpg"]["ok"] and "notes.jpg" in records["notes.jpg"]["error"]
+    assert records["wall.png"]["ok"] and records["wall.png"]["verdict"] == "no_face"
+    video = records["fake.mp4"]
+    assert video["ok"] and video["kind"] == "video" and video["frames_sampled"] == 4 and video["tracks"]
+    assert video["frames_without_face"] == [] and len(video["tracks"]) == 1
+    cut = records["cut.mp4"]  # truncated: either some frames decode and are scored, or a clear error
+    assert (cut["ok"] and cut["kind"] == "video") or "cut.mp4" in cut["error"]
+    assert "inputs failed" in capsys.readouterr().err
+
+
+# -- aggregation and tracking ------------------------------------------------------------------
+
+def test_aggregation_strategies():
+    confident_fake = [0.9] * 5 + [0.1] * 5
+    assert aggregate(confident_fake, "mean") == pytest.approx(0.5)
+    assert aggregate(confident_fake, "vote") == pytest.approx(0.5)
+    assert aggregate(confident_fake, "confident") == pytest.approx(0.9)  # 5 > 10/2.5 confident fakes
+    mostly_real = [0.05] * 19 + [0.6]
+    assert aggregate(mostly_real, "confident") == pytest.approx(0.05)
+    unsure = [0.4, 0.6, 0.5, 0.55]
+    assert aggregate(unsure, "confident") == pytest.approx(np.mean(unsure))
+    with pytest.raises(InputError):
+        aggregate([], "mean")
+    with pytest.raises(InputError, match="unknown aggregation"):
+        aggregate([0.5], "median")
+
+
+def test_iou_tracker_keeps_identities():
+    t = IoUTracker()
+    a, b = (0, 0, 10, 10), (50, 50, 60, 60)
+    first = t.update([a, b])
+    second = t.update([(51, 51, 61, 61), (1, 0, 11, 10)])  # same people, listed in the other order
+    assert second == [first[1], first[0]]
+    assert t.update([(200, 200, 210, 210)])[0] not in first
