@@ -27,10 +27,6 @@ class Face:
     def area(self) -> float:
         return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
 
-    def to_dict(self) -> dict:
-        return {"box": [round(v, 2) for v in self.box], "score": round(self.score, 4),
-                "keypoints": np.round(self.keypoints, 2).tolist()}
-
 
 def detection_scale(width: int, height: int, max_side: int = 960, upscale_below: int = 300) -> float:
     side = max(width, height)

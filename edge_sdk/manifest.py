@@ -98,15 +98,11 @@ def load(artifact: str | os.PathLike, verify_sha256: bool = True) -> dict:
     validate(data, str(mpath))
     if data["artifact"]["file"] != a.name:
         raise ManifestError(f"{mpath} describes {data['artifact']['file']!r}, not {a.name!r}")
+    if not a.exists():
+        raise InputError(f"{a}: artifact file is missing")
     if verify_sha256 and a.is_file():
         digest = sha256(a)
         if digest != data["artifact"]["sha256"]:
             raise ManifestError(f"{a}: sha256 {digest[:12]}... does not match the manifest's "
                                 f"{data['artifact']['sha256'][:12]}...: the file was changed or is incomplete")
-    if not a.exists():
-        raise InputError(f"{a}: artifact file is missing")
     return data
-
-
-def crop_spec(data: dict) -> CropSpec:
-    return CropSpec.from_dict(data["crop"])

@@ -18,7 +18,7 @@ re-implementation gives the same pixels:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,6 @@ class CropSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     normalize_in_model: bool = False
     interpolation: str = "bilinear"
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         if self.resize not in ("pad", "stretch"):
@@ -57,13 +56,12 @@ class CropSpec:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d.pop("extra")
         d["mean"], d["std"] = list(self.mean), list(self.std)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "CropSpec":
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "extra"}
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         for k in ("mean", "std"):
             if k in known:
                 known[k] = tuple(float(v) for v in known[k])
@@ -153,20 +151,3 @@ def to_rgb8(im) -> np.ndarray:
         return np.repeat(grey[..., None], 3, axis=2)
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
-
-def as_rgb8(frame: np.ndarray) -> np.ndarray:
-    """An array from OpenCV or a user (grey, BGR(A), 16-bit) -> RGB uint8; BGR assumed for 3/4 channels."""
-    import cv2
-
-    a = np.asarray(frame)
-    if a.dtype == np.uint16:
-        a = (a.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    elif a.dtype != np.uint8:
-        raise InputError(f"frame dtype {a.dtype} is not supported (uint8 or uint16)")
-    if a.ndim == 2:
-        return cv2.cvtColor(a, cv2.COLOR_GRAY2RGB)
-    if a.ndim == 3 and a.shape[2] == 4:
-        return cv2.cvtColor(a, cv2.COLOR_BGRA2RGB)
-    if a.ndim == 3 and a.shape[2] == 3:
-        return cv2.cvtColor(a, cv2.COLOR_BGR2RGB)
-    raise InputError(f"frame shape {a.shape} is not an image")
