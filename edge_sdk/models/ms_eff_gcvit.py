@@ -16,7 +16,7 @@ import timm
 import torch
 import torch.nn as nn
 from timm.layers import trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 
 from .gcvit_branch import GCViTBranch
 
