@@ -92,11 +92,12 @@ def zoo_report(models: tuple[str, ...] | list[str] = DEFAULT_MODELS, out_dir: st
 
     entries = [describe(m) for m in tqdm(list(models), desc="zoo", unit="model")]
     if out_dir is not None:
+        from edge_sdk.fileio import write_text_atomic
+
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
         note = ("Counted with torch.utils.flop_counter (matmul/conv/attention; element-wise ops not counted), "
                 "one forward at the native input; FLOPs = 2 x MACs. Deployed = after reparameterize().")
-        (out / "zoo.md").write_text(to_markdown(entries) + f"\n\n{note}\n")
-        (out / "zoo.json").write_text(json.dumps({"machine": machine(), "note": note,
-                                                  "models": [asdict(e) for e in entries]}, indent=2))
+        write_text_atomic(out / "zoo.md", to_markdown(entries) + f"\n\n{note}\n")
+        write_text_atomic(out / "zoo.json", json.dumps({"machine": machine(), "note": note,
+                                                        "models": [asdict(e) for e in entries]}, indent=2))
     return entries

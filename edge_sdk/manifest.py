@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .assets import sha256
 from .errors import EdgeSDKError, InputError
+from .fileio import write_text_atomic
 from .preprocess import CropSpec
 
 SCHEMA_VERSION = 1
@@ -71,11 +72,7 @@ def build(artifact: str | os.PathLike, *, model: str, target: str, precision: st
 def write(data: dict, path: str | os.PathLike) -> Path:
     """Validate and write atomically (no half-written manifest is ever left)."""
     validate(data)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def find(artifact: str | os.PathLike) -> Path:

@@ -12,6 +12,7 @@ from .aggregate import IoUTracker, aggregate
 from .backends import Backend, load
 from .errors import EdgeSDKError, InputError
 from .faces import FaceDetector
+from .fileio import write_text_atomic
 from .preprocess import load_image
 from .video import VIDEO_SUFFIXES, sample_frames
 
@@ -174,9 +175,5 @@ def detect(paths, model, json_out: str | Path | None = None, progress: bool = Tr
         for f in tqdm(files, desc="detect", unit="file", disable=not progress):
             records.append(det.path(f, **video_kwargs))
     if json_out is not None:
-        out = Path(json_out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(records, indent=2) + "\n")
-        tmp.replace(out)
+        write_text_atomic(json_out, json.dumps(records, indent=2) + "\n")
     return records
