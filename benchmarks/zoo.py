@@ -9,13 +9,13 @@ often print MACs under the name "FLOPs" (DeepGuard's 0.87 / 13.64 are MACs).
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+from .machine import machine
 
 DEFAULT_MODELS = ("ms_eff_gcvit_b0", "ms_eff_gcvit_b5", "repvit_m0_9", "repvit_m1_1", "clip_fcg_vit_b16")
 
@@ -78,26 +78,18 @@ def to_markdown(entries: list[ZooEntry]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> dict:
-    import timm
-
-    return {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "python": platform.python_version(),
-            "torch": torch.__version__, "timm": timm.__version__, "machine": platform.machine(),
-            "processor": platform.processor() or platform.machine()}
-
-
 def zoo_report(models: tuple[str, ...] | list[str] = DEFAULT_MODELS, out_dir: str | Path | None = None) -> list[ZooEntry]:
     """Describe each model; with ``out_dir``, write ``zoo.md`` and ``zoo.json`` there."""
     from tqdm import tqdm
 
     entries = [describe(m) for m in tqdm(list(models), desc="zoo", unit="model")]
     if out_dir is not None:
-        from edge_sdk.fileio import write_text_atomic
+        from edge_sdk.fileio import write_atomic
 
         out = Path(out_dir)
         note = ("Counted with torch.utils.flop_counter (matmul/conv/attention; element-wise ops not counted), "
                 "one forward at the native input; FLOPs = 2 x MACs. Deployed = after reparameterize().")
-        write_text_atomic(out / "zoo.md", to_markdown(entries) + f"\n\n{note}\n")
-        write_text_atomic(out / "zoo.json", json.dumps({"machine": machine(), "note": note,
+        write_atomic(out / "zoo.md", to_markdown(entries) + f"\n\n{note}\n")
+        write_atomic(out / "zoo.json", json.dumps({"machine": machine(), "note": note,
                                                         "models": [asdict(e) for e in entries]}, indent=2))
     return entries

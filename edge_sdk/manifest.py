@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .assets import sha256
 from .errors import EdgeSDKError, InputError
-from .fileio import write_text_atomic
+from .fileio import write_atomic
 from .preprocess import CropSpec
 
 SCHEMA_VERSION = 1
@@ -72,7 +72,7 @@ def build(artifact: str | os.PathLike, *, model: str, target: str, precision: st
 def write(data: dict, path: str | os.PathLike) -> Path:
     """Validate and write atomically (no half-written manifest is ever left)."""
     validate(data)
-    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    return write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def find(artifact: str | os.PathLike) -> Path:

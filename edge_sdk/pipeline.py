@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +13,10 @@ from .aggregate import IoUTracker, aggregate
 from .backends import Backend, load
 from .errors import EdgeSDKError, InputError
 from .faces import FaceDetector
-from .fileio import write_text_atomic
+from .fileio import write_atomic
+from .overlay import draw_faces, draw_status
 from .preprocess import load_image
-from .video import VIDEO_SUFFIXES, sample_frames
+from .video import VIDEO_SUFFIXES, VideoWriter, sample_frames
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
@@ -49,10 +51,11 @@ class Detector:
         self.crop = self.backend.crop
         self.threshold = float(self.backend.manifest["threshold"] if threshold is None else threshold)
         self.face_model, self.min_confidence, self.all_faces = face_model, min_confidence, all_faces
-        self._image_faces = FaceDetector(face_model, min_confidence, mode="image")
+        self._image_faces: FaceDetector | None = None  # made on the first image
 
     def close(self) -> None:
-        self._image_faces.close()
+        if self._image_faces is not None:
+            self._image_faces.close()
         self.backend.close()
 
     def __enter__(self) -> "Detector":
@@ -64,16 +67,27 @@ class Detector:
     def verdict(self, p: float) -> str:
         return "fake" if p >= self.threshold else "real"
 
-    def score_faces(self, rgb: np.ndarray, faces) -> list[FaceScore]:
+    def score_faces(self, rgb: np.ndarray, faces, stages: dict | None = None) -> list[FaceScore]:
+        """Crop each face by the manifest's spec and score the crops in one batch.
+
+        ``stages``: seconds spent are added to its ``crop`` and ``model`` entries.
+        """
         faces = faces if self.all_faces else faces[:1]
         if not faces:
             return []
-        crops = np.stack([self.crop.crop(rgb, f.box) for f in faces])
-        logits = self.backend.predict(self.crop.to_tensor(crops))
+        t0 = time.perf_counter()
+        batch = self.crop.to_tensor(np.stack([self.crop.crop(rgb, f.box) for f in faces]))
+        t1 = time.perf_counter()
+        logits = self.backend.predict(batch)
+        if stages is not None:
+            stages["crop"] = stages.get("crop", 0.0) + t1 - t0
+            stages["model"] = stages.get("model", 0.0) + time.perf_counter() - t1
         return [FaceScore(f.box, f.score, float(l), float(sigmoid(l)), np.round(f.keypoints, 1).tolist())
                 for f, l in zip(faces, logits)]
 
     def image(self, rgb: np.ndarray) -> dict:
+        if self._image_faces is None:
+            self._image_faces = FaceDetector(self.face_model, self.min_confidence, mode="image")
         t0 = time.perf_counter()
         faces = self._image_faces.detect(rgb)
         t1 = time.perf_counter()
@@ -86,14 +100,33 @@ class Detector:
         return {"kind": "image", "verdict": self.verdict(score), "score": round(score, 5),
                 "faces": [f.to_dict() for f in scored], "timings": timings}
 
+    def annotate_image(self, rgb: np.ndarray, record: dict, out: str | Path) -> Path:
+        """Write ``rgb`` with the record's boxes and verdict drawn on it as a JPEG."""
+        import cv2
+
+        bgr = draw_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), record["faces"], self.threshold)
+        score = "" if record["score"] is None else f" {record['score']:.3f}"
+        draw_status(bgr, f"{record['verdict']}{score}  ({self.backend.name})")
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        if not ok:
+            raise InputError(f"{out}: JPEG encoding failed")
+        return write_atomic(out, data.tobytes())
+
     def video(self, path: str | Path, frames: int = 32, every: int | None = None, fps: float | None = None,
-              strategy: str = "confident") -> dict:
+              strategy: str = "confident", annotate: str | Path | None = None) -> dict:
+        """Score sampled frames; ``annotate``: also write those frames, boxes drawn, as an mp4."""
+        import cv2
+
         tracker = IoUTracker()
         per_frame, no_face, per_track = [], [], {}
         t_detect = t_model = 0.0
-        with FaceDetector(self.face_model, self.min_confidence, mode="video") as det:
+        writer = None
+        with FaceDetector(self.face_model, self.min_confidence, mode="video") as det, ExitStack() as stack:
             info = None
             for info, index, ts_ms, rgb in sample_frames(path, frames=frames, every=every, fps=fps):
+                if annotate is not None and writer is None:
+                    step = every or (max(1.0, info["fps"] / fps) if fps else max(1.0, info["frame_count"] / frames))
+                    writer = stack.enter_context(VideoWriter(annotate, info["fps"] / step))
                 t0 = time.perf_counter()
                 faces = det.detect(rgb, timestamp_ms=ts_ms)
                 t1 = time.perf_counter()
@@ -101,17 +134,20 @@ class Detector:
                 t_detect, t_model = t_detect + t1 - t0, t_model + time.perf_counter() - t1
                 if not scored:
                     no_face.append(index)
-                    per_frame.append({"frame": index, "faces": []})
-                    continue
                 for f, tid in zip(scored, tracker.update([f.box for f in scored])):
                     f.track = tid
                     per_track.setdefault(tid, []).append(f.prob)
                 per_frame.append({"frame": index, "faces": [f.to_dict() for f in scored]})
+                if writer is not None:
+                    bgr = draw_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), per_frame[-1]["faces"], self.threshold)
+                    writer.write(draw_status(bgr, f"frame {index}  ({self.backend.name})"))
         if info is None:
             raise InputError(f"{path}: no frame could be decoded")
         timings = {"detect_ms": round(t_detect * 1e3, 1), "model_ms": round(t_model * 1e3, 1)}
         base = {"kind": "video", "frames_sampled": len(per_frame), "frames_without_face": no_face,
                 "video": info, "aggregate": strategy, "frames": per_frame, "timings": timings}
+        if writer is not None:
+            base["annotated"] = str(annotate)
         if not per_track:
             return {**base, "verdict": "no_face", "score": None, "tracks": {}}
         tracks = {str(t): {"score": round(aggregate(p, strategy, self.threshold), 5), "frames": len(p)}
@@ -119,13 +155,22 @@ class Detector:
         score = max(t["score"] for t in tracks.values())
         return {**base, "verdict": self.verdict(score), "score": score, "tracks": tracks}
 
-    def path(self, path: str | Path, **video_kwargs) -> dict:
-        """One record for one file; errors become a record naming the file and the problem."""
+    def path(self, path: str | Path, annotate: str | Path | None = None, **video_kwargs) -> dict:
+        """One record for one file; errors become a record naming the file and the problem.
+
+        ``annotate``: where to write the annotated copy, without suffix (.jpg or .mp4 is added).
+        """
         p = Path(path)
         t0 = time.perf_counter()
         try:
             kind = media_kind(p)
-            rec = self.image(load_image(p)) if kind == "image" else self.video(p, **video_kwargs)
+            if kind == "image":
+                rgb = load_image(p)
+                rec = self.image(rgb)
+                if annotate is not None:
+                    rec["annotated"] = str(self.annotate_image(rgb, rec, f"{annotate}.jpg"))
+            else:
+                rec = self.video(p, annotate=None if annotate is None else f"{annotate}.mp4", **video_kwargs)
             rec = {"path": str(p), "ok": True, **rec}
         except EdgeSDKError as err:
             rec = {"path": str(p), "ok": False, "kind": "error", "error": str(err)}
@@ -160,8 +205,23 @@ def expand_paths(paths) -> list[Path]:
     return out
 
 
-def detect(paths, model, json_out: str | Path | None = None, progress: bool = True, **kwargs) -> list[dict]:
-    """``edge-sdk detect``: one record per input; see :meth:`Detector.path`."""
+def annotation_names(files: list[Path], out_dir: str | Path) -> list[Path]:
+    """One output stem per input in ``out_dir``: the file's stem, numbered when two inputs share it."""
+    seen: dict[str, int] = {}
+    names = []
+    for f in files:
+        n = seen.get(f.stem.lower(), 0)
+        seen[f.stem.lower()] = n + 1
+        names.append(Path(out_dir) / (f"{f.stem}.annotated" if n == 0 else f"{f.stem}-{n}.annotated"))
+    return names
+
+
+def detect(paths, model, json_out: str | Path | None = None, annotate: str | Path | None = None,
+           progress: bool = True, **kwargs) -> list[dict]:
+    """``edge-sdk detect``: one record per input; see :meth:`Detector.path`.
+
+    ``annotate``: a folder for annotated copies (images as .jpg, videos' sampled frames as .mp4).
+    """
     import json
 
     from tqdm import tqdm
@@ -170,10 +230,11 @@ def detect(paths, model, json_out: str | Path | None = None, progress: bool = Tr
     video_kwargs = {k: v for k, v in kwargs.items() if k in video_keys and v is not None}
     det_kwargs = {k: v for k, v in kwargs.items() if k not in video_keys}
     files = expand_paths(paths)
+    names = annotation_names(files, annotate) if annotate is not None else [None] * len(files)
     records = []
     with Detector(model, **det_kwargs) as det:
-        for f in tqdm(files, desc="detect", unit="file", disable=not progress):
-            records.append(det.path(f, **video_kwargs))
+        for f, name in tqdm(list(zip(files, names)), desc="detect", unit="file", disable=not progress):
+            records.append(det.path(f, annotate=name, **video_kwargs))
     if json_out is not None:
-        write_text_atomic(json_out, json.dumps(records, indent=2) + "\n")
+        write_atomic(json_out, json.dumps(records, indent=2) + "\n")
     return records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -63,3 +64,54 @@ def sample_frames(path: str | Path, frames: int | None = 32, every: int | None =
             index += 1
     finally:
         cap.release()
+
+
+class VideoWriter:
+    """An mp4 written beside its final name and renamed into place by ``close()``.
+
+    ``discard()`` (or leaving a ``with`` block by an exception) deletes it, so a half-written
+    video never sits under the final name.
+    """
+
+    def __init__(self, path: str | Path, fps: float, fourcc: str = "mp4v"):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
+        self.fps, self.fourcc = float(fps) if fps and fps > 0 else 30.0, fourcc
+        self.frames = 0
+        self._writer = None
+
+    def write(self, bgr: np.ndarray) -> None:
+        import cv2
+
+        if self._writer is None:
+            h, w = bgr.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise InputError(f"{self.path}: cannot open a video writer (codec {self.fourcc!r}, {w}x{h})")
+            self._size = (w, h)
+        if (bgr.shape[1], bgr.shape[0]) != self._size:
+            raise InputError(f"{self.path}: frame size changed from {self._size} to {bgr.shape[1::-1]}")
+        self._writer.write(np.ascontiguousarray(bgr))
+        self.frames += 1
+
+    def close(self) -> Path | None:
+        """Finish the file and move it to its name; None when no frame was written."""
+        if self._writer is None:
+            return None
+        self._writer.release()
+        self._writer = None
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.discard() if exc_type is not None else self.close()

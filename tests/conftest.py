@@ -59,3 +59,28 @@ def reference_inputs(size: int) -> np.ndarray:
     r = np.sqrt((xx - 0.3) ** 2 + (yy - 0.6) ** 2)
     ramp = np.stack([4 * r - 1.5, 1.5 - 3 * r, 2 * np.cos(9 * r)])
     return np.stack([noise, grat, ramp]).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def b0_artifacts(tmp_path_factory) -> dict:
+    """MS-Eff-GCViT B0 (seed 0, random init) as a torch checkpoint and a dynamic-batch ONNX file, with manifests."""
+    import torch
+
+    from edge_sdk import manifest
+    from edge_sdk.models import create_model
+    from edge_sdk.preprocess import CropSpec
+    from export import export_onnx
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("b0")
+    model = create_model("ms_eff_gcvit_b0").eval()
+    spec = CropSpec.for_model(model.pretrained_cfg)
+    paths = {"model": model, "spec": spec, "torch": out / "torch" / "b0.pth"}
+    paths["torch"].parent.mkdir()
+    torch.save(model.state_dict(), paths["torch"])
+    paths["onnx"] = export_onnx(model, out / "onnx" / "b0.onnx", torch.zeros(1, 3, 224, 224), dynamic_batch=True)
+    for target, shape in (("torch", [1, 3, 224, 224]), ("onnx", ["batch", 3, 224, 224])):
+        m = manifest.build(paths[target], model="ms_eff_gcvit_b0", target=target, precision="fp32", crop=spec,
+                           input_shape=shape)
+        manifest.write(m, paths[target].parent / "manifest.json")
+    return paths

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -89,6 +90,14 @@ def test_same_crop_bytes_whatever_the_file_type(faces, tmp_path):
         assert np.array_equal(spec.crop(img, box), expected), name
 
 
+def test_detection_scale_uses_whole_factors():
+    from edge_sdk.faces import detection_scale
+
+    assert detection_scale(1280, 720) == 0.5 and detection_scale(1920, 1080) == pytest.approx(1 / 3)
+    assert detection_scale(640, 480) == 1.0 and detection_scale(200, 120) == 2.0
+    assert detection_scale(3840, 2160, max_side=960) == 0.25
+
+
 def test_crop_spec_geometry():
     spec = CropSpec(size=100, margin=0.2)
     assert spec.crop_rect((40, 40, 60, 80), (200, 200)) == (22, 32, 78, 88)  # centre (50, 60), square 40 -> 56
@@ -107,34 +116,20 @@ def test_crop_spec_geometry():
 # -- backends against the torch reference ------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory):
-    """B0 (random init) as a torch checkpoint, an ONNX file and an ExecuTorch XNNPACK program."""
+def artifacts(b0_artifacts, tmp_path_factory):
+    """The session's B0 torch and ONNX artifacts, plus the same weights as an ExecuTorch XNNPACK program."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    from edge_sdk.models import create_model
-    from export import export_onnx
-
-    torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("artifacts")
-    model = create_model("ms_eff_gcvit_b0").eval()
-    spec = CropSpec.for_model(model.pretrained_cfg)
-    example = torch.zeros(1, 3, 224, 224)
-    paths = {}
-    paths["torch"] = out / "torch" / "b0.pth"
-    paths["torch"].parent.mkdir()
-    torch.save(model.state_dict(), paths["torch"])
-    paths["onnx"] = export_onnx(model, out / "onnx" / "b0.onnx", example, dynamic_batch=True)
+    model, example = b0_artifacts["model"], torch.zeros(1, 3, 224, 224)
     program = to_edge_transform_and_lower(torch.export.export(model, (example,)),
                                           partitioner=[XnnpackPartitioner()]).to_executorch()
-    paths["executorch"] = out / "executorch" / "b0.pte"
-    paths["executorch"].parent.mkdir()
-    paths["executorch"].write_bytes(program.buffer)
-    for target, path in paths.items():
-        shape = ["batch", 3, 224, 224] if target == "onnx" else [1, 3, 224, 224]
-        m = manifest.build(path, model="ms_eff_gcvit_b0", target=target, precision="fp32", crop=spec, input_shape=shape)
-        manifest.write(m, path.parent / "manifest.json")
-    return paths
+    pte = tmp_path_factory.mktemp("executorch") / "b0.pte"
+    pte.write_bytes(program.buffer)
+    m = manifest.build(pte, model="ms_eff_gcvit_b0", target="executorch", precision="fp32", crop=b0_artifacts["spec"],
+                       input_shape=[1, 3, 224, 224])
+    manifest.write(m, pte.parent / "manifest.json")
+    return {"torch": b0_artifacts["torch"], "onnx": b0_artifacts["onnx"], "executorch": pte}
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +179,7 @@ def test_artifact_checks(artifacts, tmp_path):
 
 # -- detect over a folder with good and bad inputs -----------------------------------------------
 
-def test_detect_records_good_and_bad_inputs(artifacts, tmp_path, capsys):
+def test_detect_records_good_and_bad_inputs(b0_artifacts, tmp_path, capsys):
     from edge_sdk.cli import main
 
     folder = tmp_path / "inputs"
@@ -197,8 +192,9 @@ def test_detect_records_good_and_bad_inputs(artifacts, tmp_path, capsys):
     (folder / "cut.mp4").write_bytes(clip[: len(clip) // 3])
     Image.fromarray(np.full((240, 320, 3), 90, np.uint8)).save(folder / "wall.png")
     shutil.copy(shared_path("samples", "western_fake.mp4"), folder / "fake.mp4")
-    out = tmp_path / "records.json"
-    code = main(["detect", str(folder), "--model", str(artifacts["onnx"]), "--json", str(out), "--frames", "4", "--quiet"])
+    out, drawn = tmp_path / "records.json", tmp_path / "annotated"
+    code = main(["detect", str(folder), "--model", str(b0_artifacts["onnx"]), "--json", str(out), "--frames", "4",
+                 "--annotate", str(drawn), "--quiet"])
     assert code == 1, "an input failed, so the exit code must say so"
     records = {r["path"].split("/")[-1]: r for r in json.loads(out.read_text())}
     assert set(records) == {"western_real_1.JPG", "asian_fake_1.JPG", "empty.jpg", "notes.jpg", "cut.mp4", "wall.png",
@@ -216,6 +212,24 @@ def test_detect_records_good_and_bad_inputs(artifacts, tmp_path, capsys):
     cut = records["cut.mp4"]  # truncated: either some frames decode and are scored, or a clear error
     assert (cut["ok"] and cut["kind"] == "video") or "cut.mp4" in cut["error"]
     assert "inputs failed" in capsys.readouterr().err
+
+    # --annotate: a drawn copy per good input, named after it; none for failures, no partial files
+    expected = {"western_real_1.annotated.jpg", "asian_fake_1.annotated.jpg", "wall.annotated.jpg", "fake.annotated.mp4"}
+    if cut["ok"]:
+        expected.add("cut.annotated.mp4")
+    assert {p.name for p in drawn.iterdir()} == expected
+    for name in ("western_real_1.JPG", "asian_fake_1.JPG"):
+        r = records[name]
+        original, annotated = load_image(folder / name), load_image(r["annotated"])
+        assert annotated.shape == original.shape
+        x0, y0, x1, y1 = (round(v) for v in r["faces"][0]["box"])
+        colour = [230, 40, 40] if r["faces"][0]["p_fake"] >= 0.5 else [60, 190, 60]
+        drawn_edge, before = (np.median(img[y0 + 4:y1 - 4, x0], axis=0) for img in (annotated, original))
+        assert np.abs(drawn_edge - colour).max() < 50 < np.abs(before - colour).max(), f"{name}: no box at the face"
+    assert np.abs(load_image(records["wall.png"]["annotated"])[200:].astype(int) - 90).max() < 8  # nothing drawn
+    cap = cv2.VideoCapture(video["annotated"])
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 4 and cap.read()[1].shape == (720, 1280, 3)
+    cap.release()
 
 
 # -- aggregation and tracking ------------------------------------------------------------------

@@ -63,5 +63,11 @@ class Backend:
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path.name} on {self.device}>"

@@ -1,0 +1,320 @@
+"""Cameras and streams: sources read on a thread, and the loop behind ``edge-sdk camera``.
+
+A source is a camera index (``0``), a file, an RTSP/HTTP URL, a GStreamer pipeline string, or
+``csi://N`` (a Jetson CSI camera through ``nvarguscamerasrc``). Live sources hand the loop only
+the newest frame and count the stale ones they drop, so latency never builds up; files hand
+over every frame in order, decoded on the thread while the previous one is scored.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .aggregate import IoUTracker, TrackSmoother, aggregate
+from .errors import InputError
+
+URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
+@dataclass
+class Frame:
+    index: int  # position in the source, counting every frame read (dropped ones included)
+    ts_ms: int
+    bgr: np.ndarray
+    decode_ms: float
+
+
+def csi_pipeline(sensor_id: int = 0, width: int = 1280, height: int = 720, fps: int = 30, flip: int = 0) -> str:
+    """The GStreamer pipeline for a Jetson CSI camera (Argus), ending in BGR frames for OpenCV."""
+    return (f"nvarguscamerasrc sensor-id={sensor_id} ! video/x-raw(memory:NVMM), width={width}, height={height}, "
+            f"framerate={fps}/1, format=NV12 ! nvvidconv flip-method={flip} ! video/x-raw, format=BGRx ! "
+            "videoconvert ! video/x-raw, format=BGR ! appsink drop=true max-buffers=1 sync=false")
+
+
+def gstreamer_available() -> bool:
+    import cv2
+
+    for line in cv2.getBuildInformation().splitlines():
+        if line.strip().startswith("GStreamer:"):
+            return "YES" in line
+    return False
+
+
+def resolve_source(source) -> tuple[object, int | None, bool, str]:
+    """(what to hand cv2.VideoCapture, API preference or None, live?, description)."""
+    import cv2
+
+    s = str(source).strip()
+    if s.isdigit():
+        return int(s), None, True, f"camera {s}"
+    gst = None
+    if s.startswith("csi://"):
+        sensor = s[len("csi://"):] or "0"
+        if not sensor.isdigit():
+            raise InputError(f"source {s!r}: csi:// takes a sensor number, e.g. csi://0")
+        gst = csi_pipeline(int(sensor))
+    elif " ! " in s or s.startswith("gst:"):
+        gst = s[len("gst:"):].strip() if s.startswith("gst:") else s
+    if gst is not None:
+        if not gstreamer_available():
+            raise InputError(f"source {s!r} needs OpenCV built with GStreamer, and this one ({cv2.__version__}) is "
+                             "not; on a Jetson use JetPack's python3-opencv (apt) instead of the PyPI wheel")
+        return gst, cv2.CAP_GSTREAMER, True, f"GStreamer pipeline {gst.split(' ! ')[0]!r}"
+    if s.lower().startswith(URL_SCHEMES):
+        return s, cv2.CAP_FFMPEG, True, f"stream {s}"
+    p = Path(s)
+    if not p.is_file():
+        raise InputError(f"source {s!r}: not a camera index, URL, GStreamer pipeline, csi://N or existing file")
+    if p.stat().st_size == 0:
+        raise InputError(f"source {s}: empty file (0 bytes)")
+    return str(p), None, False, f"file {p}"
+
+
+class FrameSource:
+    """Reads ``source`` on a daemon thread; ``next(timeout)`` hands frames to the loop.
+
+    ``live`` (default: cameras, URLs and pipelines) keeps only the newest frame; otherwise every
+    frame is queued. A live source that stops delivering is reopened up to ``reconnects`` times.
+    ``status`` ends as ``ended`` (no more frames) or ``failed`` (reading raised), with ``message``.
+    """
+
+    def __init__(self, source, live: bool | None = None, reconnects: int = 3, queue_size: int = 4, capture=None):
+        self.target, self.api, default_live, self.description = resolve_source(source)
+        self.live = default_live if live is None else live
+        self.reconnects = reconnects
+        self.frames_read = self.dropped = 0
+        self.status, self.message = "running", ""
+        self._capture_factory = capture  # tests hand in a fake cv2.VideoCapture
+        self._buf: collections.deque = collections.deque()
+        self._max = 1 if self.live else queue_size
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._cap = self._open()
+        self.fps = self._cap.get(5) or 30.0  # cv2.CAP_PROP_FPS
+        self.size = (int(self._cap.get(3)), int(self._cap.get(4)))  # width, height
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._read_loop, name="edge-sdk-reader", daemon=True)
+        self._thread.start()
+
+    def _open(self):
+        import cv2
+
+        if self._capture_factory is not None:
+            cap = self._capture_factory()
+        elif self.api is None:
+            cap = cv2.VideoCapture(self.target)
+        else:
+            cap = cv2.VideoCapture(self.target, self.api)
+        if not cap.isOpened():
+            raise InputError(f"{self.description}: cannot be opened (no such device, unreachable, or not a video)")
+        return cap
+
+    def _read_loop(self) -> None:
+        attempts = 0
+        try:
+            while not self._stop.is_set():
+                t0 = time.perf_counter()
+                ok, bgr = self._cap.read()
+                if not ok or bgr is None:
+                    if self.live and attempts < self.reconnects and not self._stop.is_set():
+                        attempts += 1
+                        print(f"edge-sdk: {self.description} delivered no frame; reconnecting "
+                              f"({attempts}/{self.reconnects})", file=sys.stderr)
+                        self._cap.release()
+                        time.sleep(min(2.0, 0.25 * 2 ** attempts))
+                        try:
+                            self._cap = self._open()
+                        except InputError:
+                            pass
+                        continue
+                    lost = f" (lost after {self.reconnects} reconnects)" if self.live else ""
+                    self._finish("ended", f"{self.description} ended after {self.frames_read} frames{lost}")
+                    return
+                attempts = 0
+                ts = (self.frames_read * 1000.0 / self.fps) if not self.live else (time.monotonic() - self._t0) * 1e3
+                frame = Frame(self.frames_read, int(round(ts)), bgr, (time.perf_counter() - t0) * 1e3)
+                self.frames_read += 1
+                with self._cond:
+                    if self.live:
+                        self.dropped += len(self._buf)  # stale frames the loop never took
+                        self._buf.clear()
+                    else:
+                        while len(self._buf) >= self._max and not self._stop.is_set():
+                            self._cond.wait(0.1)
+                    self._buf.append(frame)
+                    self._cond.notify_all()
+        except Exception as err:  # report on the loop's side instead of dying silently on this thread
+            self._finish("failed", f"{self.description}: reading failed: {type(err).__name__}: {err}")
+
+    def _finish(self, status: str, message: str) -> None:
+        with self._cond:
+            self.status, self.message = status, message
+            self._cond.notify_all()
+
+    def next(self, timeout: float) -> Frame | None:
+        """The next frame; None when the source is finished. Raises TimeoutError after ``timeout`` s without one."""
+        with self._cond:
+            ready = self._cond.wait_for(lambda: self._buf or self.status != "running", timeout)
+            if not ready:
+                raise TimeoutError(f"{self.description}: no frame for {timeout:.1f} s")
+            if self._buf:
+                frame = self._buf.popleft()
+                self._cond.notify_all()
+                return frame
+            return None
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout=2.0)
+        if not self._thread.is_alive():  # a read blocked in the driver keeps its capture; the thread is a daemon
+            self._cap.release()
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Rate:
+    """Frames per second, smoothed over the last ``n`` frames."""
+
+    def __init__(self, n: int = 30):
+        self.times: collections.deque = collections.deque(maxlen=n)
+
+    def tick(self) -> float:
+        self.times.append(time.perf_counter())
+        if len(self.times) < 2:
+            return 0.0
+        return (len(self.times) - 1) / (self.times[-1] - self.times[0])
+
+
+def run_stream(source, model, out: str | Path | None = None, show: bool = False, jsonl: str | Path | None = None,
+               live: bool | None = None, max_frames: int | None = None, smooth: float = 0.3,
+               face_model: str | None = None, min_confidence: float = 0.5, threshold: float | None = None,
+               stall_timeout: float = 5.0, stall_limit: float = 30.0, capture=None, progress: bool = False) -> dict:
+    """Score every frame the source hands over; returns a summary (see the README's ``camera`` section).
+
+    ``out``: annotated video (headless). ``show``: an OpenCV window (q or Esc stops). ``jsonl``:
+    one line per processed frame. The loop ends when the source ends, after ``max_frames``,
+    when no frame came for ``stall_limit`` seconds (a warning every ``stall_timeout``), on q/Esc
+    or Ctrl-C; the annotated video then holds every processed frame and is complete.
+    """
+    import cv2
+
+    from .faces import FaceDetector
+    from .fileio import write_atomic
+    from .pipeline import Detector
+    from .video import VideoWriter
+
+    if show and sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get(
+            "WAYLAND_DISPLAY"):
+        raise InputError("no display to show frames on (DISPLAY is unset): run headless with --out FILE.mp4")
+    stages = dict.fromkeys(("wait", "decode", "detect", "crop", "model", "draw", "write"), 0.0)
+    tracker, smoother, rate = IoUTracker(), TrackSmoother(smooth), _Rate()
+    per_track: dict[int, list[float]] = {}
+    lines: list[str] = []
+    processed, status, message, fps = 0, "ended", "", 0.0
+    writer = None
+    t_start = time.perf_counter()
+    with Detector(model, face_model=face_model, min_confidence=min_confidence, threshold=threshold) as det, \
+            FaceDetector(face_model, min_confidence, mode="video") as faces, \
+            FrameSource(source, live=live, capture=capture) as src:
+        if out is not None:
+            writer = VideoWriter(out, src.fps)
+        try:
+            waited = 0.0
+            while max_frames is None or processed < max_frames:
+                t_wait = time.perf_counter()
+                try:
+                    frame = src.next(timeout=stall_timeout)
+                except TimeoutError as err:
+                    waited += stall_timeout
+                    if waited >= stall_limit:
+                        status, message = "stalled", f"{src.description} stalled: no frame for {waited:.0f} s; stopped"
+                        break
+                    print(f"edge-sdk camera: {err}; still waiting (giving up after {stall_limit:.0f} s)",
+                          file=sys.stderr)
+                    continue
+                waited = 0.0
+                if frame is None:
+                    status, message = src.status, src.message
+                    break
+                t0 = time.perf_counter()
+                stages["wait"] += t0 - t_wait
+                rgb = cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB)
+                t1 = time.perf_counter()
+                found = faces.detect(rgb, timestamp_ms=frame.ts_ms)
+                t2 = time.perf_counter()
+                scored = det.score_faces(rgb, found, stages)
+                ids = tracker.update([f.box for f in scored])
+                smoothed = smoother.update({tid: f.prob for tid, f in zip(ids, scored)})
+                records = []
+                for f, tid in zip(scored, ids):
+                    f.track = tid
+                    per_track.setdefault(tid, []).append(f.prob)
+                    records.append({**f.to_dict(), "p_smooth": round(smoothed[tid], 5)})
+                fps = rate.tick()
+                stages["decode"] += frame.decode_ms / 1e3 + t1 - t0
+                stages["detect"] += t2 - t1
+                if jsonl is not None:
+                    lines.append(json.dumps({"frame": frame.index, "ts_ms": frame.ts_ms, "faces": records}))
+                if writer is not None or show:
+                    t3 = time.perf_counter()
+                    from .overlay import draw_faces, draw_status
+
+                    draw_faces(frame.bgr, records, det.threshold)
+                    draw_status(frame.bgr, f"{fps:4.1f} fps  {len(records)} face(s)  frame {frame.index}")
+                    t4 = time.perf_counter()
+                    stages["draw"] += t4 - t3
+                    if writer is not None:
+                        writer.write(frame.bgr)
+                    if show:
+                        cv2.imshow("edge-sdk camera", frame.bgr)
+                        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                            status, message = "stopped", "stopped by the user (q)"
+                            processed += 1
+                            break
+                    stages["write"] += time.perf_counter() - t4
+                processed += 1
+                if progress and processed % 30 == 0:
+                    print(f"\r{processed} frames, {fps:.1f} fps, {src.dropped} dropped", end="", file=sys.stderr)
+            else:
+                status, message = "max_frames", f"stopped after {max_frames} frames"
+        except KeyboardInterrupt:
+            status, message = "interrupted", "interrupted (Ctrl-C)"
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
+        finally:
+            if show:
+                cv2.destroyAllWindows()
+        written = writer.close() if writer is not None else None
+        frames_read, dropped = src.frames_read, src.dropped
+    seconds = time.perf_counter() - t_start
+    if jsonl is not None:
+        write_atomic(jsonl, "\n".join(lines) + ("\n" if lines else ""))
+    tracks = {str(t): {"frames": len(p), "score": round(aggregate(p, "confident", det.threshold), 5)}
+              for t, p in per_track.items()}
+    score = max((t["score"] for t in tracks.values()), default=None)
+    return {
+        "source": str(source), "status": status, "message": message,
+        "frames_read": frames_read, "frames_processed": processed, "frames_dropped": dropped,
+        "frames_written": writer.frames if writer is not None else 0, "out": str(written) if written else None,
+        "seconds": round(seconds, 3), "fps": round(processed / seconds, 2) if seconds > 0 else None,
+        "stage_ms": {k: round(v * 1e3 / max(processed, 1), 2) for k, v in stages.items()},
+        "verdict": "no_face" if score is None else ("fake" if score >= det.threshold else "real"),
+        "score": score, "tracks": tracks,
+    }

@@ -1,0 +1,81 @@
+"""The runtime on a device install: a fresh venv with only ``edge-sdk[runtime]`` (no torch) runs an ONNX artifact."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, shared_path
+
+SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import edge_sdk
+from edge_sdk.errors import MissingDependencyError
+from edge_sdk.pipeline import detect
+
+onnx, photo, video, pte = sys.argv[1:5]
+records = detect([photo, video], onnx, frames=4, progress=False)
+with edge_sdk.load(onnx) as backend:
+    import numpy as np
+    logits = backend.predict(np.load(sys.argv[5])).tolist()
+try:
+    edge_sdk.load(pte)
+    pte_error = None
+except MissingDependencyError as err:
+    pte_error = str(err)
+heavy = sorted(m for m in ("torch", "torchvision", "timm", "executorch", "coremltools") if m in sys.modules)
+print(json.dumps({"records": records, "logits": logits, "pte_error": pte_error, "heavy_modules": heavy,
+                  "edge_sdk": edge_sdk.__file__}))
+"""
+
+
+@pytest.fixture(scope="module")
+def runtime_venv(tmp_path_factory) -> Path:
+    """``pip install '.[runtime]'`` (with the project's pins) into a new venv: what a Jetson or CI runner gets."""
+    venv = tmp_path_factory.mktemp("runtime") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    done = subprocess.run([str(py), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"), f"{ROOT}[runtime]"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, f"pip install '.[runtime]' failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return py
+
+
+def test_runtime_extra_alone_runs_onnx_without_torch(runtime_venv, b0_artifacts, tmp_path):
+    import edge_sdk
+    from edge_sdk import manifest
+
+    listed = subprocess.run([str(runtime_venv), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
+                            check=True)
+    installed = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert "torch" not in installed and "timm" not in installed and "onnxruntime" in installed
+
+    photo = shared_path("samples", "western_real_1.JPG")
+    video = shared_path("samples", "western_fake.mp4")
+    pte = tmp_path / "pte" / "model.pte"
+    pte.parent.mkdir()
+    pte.write_bytes(b"never read: loading must stop at the missing executorch package")
+    manifest.write(manifest.build(pte, model="ms_eff_gcvit_b0", target="executorch", precision="fp32",
+                                  crop=b0_artifacts["spec"], input_shape=[1, 3, 224, 224]), pte.parent / "manifest.json")
+    batch = np.random.default_rng(0).standard_normal((3, 3, 224, 224)).astype(np.float32)
+    np.save(tmp_path / "batch.npy", batch)
+    env = {**os.environ, "PYTHONPATH": ""}
+    done = subprocess.run([str(runtime_venv), "-c", SCRIPT, str(b0_artifacts["onnx"]), str(photo), str(video), str(pte),
+                           str(tmp_path / "batch.npy")], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["heavy_modules"] == [], f"the runtime imported {out['heavy_modules']}"
+    assert str(ROOT) not in out["edge_sdk"], "must run the installed package, not the source tree"
+    image, clip = out["records"]
+    assert image["ok"] and image["kind"] == "image" and len(image["faces"]) == 1
+    assert clip["ok"] and clip["kind"] == "video" and clip["frames_sampled"] == 4 and clip["verdict"] in ("real", "fake")
+    with edge_sdk.load(b0_artifacts["onnx"]) as here:  # the full install gives the same logits
+        np.testing.assert_allclose(out["logits"], here.predict(batch), atol=1e-5)
+    assert "executorch" in out["pte_error"] and "pip install" in out["pte_error"]
