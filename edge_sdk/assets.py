@@ -47,11 +47,25 @@ def cache_dir() -> Path:
 
 
 def sha256(path: Path) -> str:
+    """Of a file's bytes; of a directory (a .mlpackage): of each file's relative path and digest, sorted."""
+    path = Path(path)
     h = hashlib.sha256()
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f"{f.relative_to(path).as_posix()}\0{sha256(f)}\n".encode())
+        return h.hexdigest()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def size_bytes(path: Path) -> int:
+    """A file's size, or the total of a directory's files."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
 
 
 def _check(path: Path, source: str, require_known: bool) -> Path:

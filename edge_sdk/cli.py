@@ -66,6 +66,45 @@ def _camera(args: argparse.Namespace) -> int:
     return 1 if summary["status"] in ("stalled", "failed") else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    import json
+
+    from export import ExportOptions, export, to_markdown
+
+    opts = ExportOptions(dynamic_batch=args.dynamic_batch, opset=args.opset, calib_method=args.calib_method,
+                         keep_float=tuple(args.keep_float or ()), palettize_bits=args.palettize_bits,
+                         image_input=args.image_input, simplify=not args.no_simplify, trt_ops_table=args.trt_ops_table)
+    records = export(args.model, target=args.target, precision=args.precision, out=args.out, weights=args.weights,
+                     calib=args.calib, calib_size=args.calib_size, verify_data=args.verify_data,
+                     normalize_in_model=args.normalize_in_model, threshold=args.threshold, options=opts)
+    print(to_markdown(records))
+    if args.json:
+        from .fileio import write_atomic
+
+        write_atomic(args.json, json.dumps(records, indent=2, default=str) + "\n")
+    bad = [r for r in records if not r["ok"] or r["parity"].get("status") == "failed"]
+    return 1 if bad else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import json
+
+    from export import verify
+
+    r = verify(args.artifact, args.data, weights=args.weights, limit=args.limit, write=not args.no_write)
+    print(json.dumps({k: v for k, v in r.items() if k != "data"}, indent=2))
+    if not r["passed"]:
+        print(f"edge-sdk verify: {args.artifact} FAILED: {'; '.join(r['failures'])}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _build_engine(args: argparse.Namespace) -> int:
+    from export.tensorrt import main_build_engine
+
+    return main_build_engine(args.rest)
+
+
 def _runtime_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="artifact (.onnx, .pte, .engine, .mlpackage, .pt) with its manifest")
     p.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the manifest's)")
@@ -119,6 +158,47 @@ def build_parser() -> argparse.ArgumentParser:
     cam.add_argument("--stall-timeout", type=float, default=5.0, help="warn after this many seconds without a frame")
     cam.add_argument("--stall-limit", type=float, default=30.0, help="give up after this many seconds without a frame")
     cam.set_defaults(func=_camera)
+
+    ex = verbs.add_parser("export", help="export a model to ONNX / ExecuTorch / Core ML / TensorRT with manifest and parity",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ex.add_argument("--model", required=True, help="zoo name, e.g. ms_eff_gcvit_b0 or repvit_m0_9")
+    ex.add_argument("--weights", default=None, help="checkpoint for the model (default: random init, for trials)")
+    ex.add_argument("--target", default="onnx",
+                    help="onnx, executorch, executorch-coreml, coreml, tensorrt, or all")
+    ex.add_argument("--precision", default=None,
+                    help="fp32, fp16, int8, palettized or w8a8 (default: every precision the target has)")
+    ex.add_argument("--calib", default=None, help="folder of face images or videos for calibration (or 'random')")
+    ex.add_argument("--calib-size", type=int, default=512, help="most calibration crops")
+    ex.add_argument("--calib-method", default="minmax", choices=["minmax", "entropy", "percentile"],
+                    help="ONNX int8 calibration")
+    ex.add_argument("--keep-float", action="append", metavar="PATTERN",
+                    help="ONNX int8: keep nodes whose name or op type matches this glob in float (repeatable)")
+    ex.add_argument("--verify-data", default=None, help="face images/videos for the parity check (default: --calib)")
+    ex.add_argument("--dynamic-batch", action="store_true", help="ONNX: dynamic batch dimension (default: static 1)")
+    ex.add_argument("--opset", type=int, default=18)
+    ex.add_argument("--normalize-in-model", action="store_true",
+                    help="bake mean/std into the graph: the artifact takes 0-1 RGB")
+    ex.add_argument("--image-input", action="store_true", help="Core ML: image input with scale/bias from the crop spec")
+    ex.add_argument("--palettize-bits", type=int, default=6, choices=[4, 6, 8])
+    ex.add_argument("--no-simplify", action="store_true", help="ONNX: skip onnxslim")
+    ex.add_argument("--trt-ops-table", default=None, help="TensorRT ONNX operator table CSV for the offline check")
+    ex.add_argument("--threshold", type=float, default=0.5, help="decision threshold written to the manifest")
+    ex.add_argument("--out", default="artifacts", help="folder; each format goes to <out>/<target>-<precision>/")
+    ex.add_argument("--json", default=None, help="also write the records as JSON here")
+    ex.set_defaults(func=_export)
+
+    ve = verbs.add_parser("verify", help="parity of an artifact against its PyTorch model on face crops",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ve.add_argument("artifact")
+    ve.add_argument("--data", required=True, help="face images/videos; real/ and fake/ subfolders give AUC")
+    ve.add_argument("--weights", default=None, help="the checkpoint it was exported from (default: the manifest's)")
+    ve.add_argument("--limit", type=int, default=256, help="most crops")
+    ve.add_argument("--no-write", action="store_true", help="do not store the result in the manifest")
+    ve.set_defaults(func=_verify)
+
+    be = verbs.add_parser("build-engine", help="build a TensorRT engine from an ONNX file (on the device)", add_help=False)
+    be.add_argument("rest", nargs=argparse.REMAINDER)
+    be.set_defaults(func=_build_engine)
     return parser
 
 

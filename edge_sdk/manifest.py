@@ -10,7 +10,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from .assets import sha256
+from .assets import sha256, size_bytes
 from .errors import EdgeSDKError, InputError
 from .fileio import write_atomic
 from .preprocess import CropSpec
@@ -53,18 +53,19 @@ def versions() -> dict[str, str | None]:
 def build(artifact: str | os.PathLike, *, model: str, target: str, precision: str, crop: CropSpec,
           input_shape: list, input_name: str = "input", output_name: str = "logit", input_dtype: str = "float32",
           threshold: float = 0.5, variant: str | None = None, checkpoint: str | None = None,
-          parity: dict | None = None, calibration: dict | None = None) -> dict:
+          parity: dict | None = None, calibration: dict | None = None, export: dict | None = None) -> dict:
     path = Path(artifact)
     data = {
         "schema_version": SCHEMA_VERSION,
         "model": {"name": model, "variant": variant or model, "checkpoint": checkpoint},
-        "artifact": {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size},
+        "artifact": {"file": path.name, "sha256": sha256(path), "bytes": size_bytes(path)},
         "target": target, "precision": precision,
         "input": {"name": input_name, "shape": list(input_shape), "dtype": input_dtype,
                   "layout": "NTCHW" if len(input_shape) == 5 else "NCHW"},
         "crop": crop.to_dict(),
         "output": {"name": output_name, "meaning": OUTPUT_MEANING},
         "threshold": threshold, "versions": versions(), "parity": parity, "calibration": calibration,
+        "export": export,
     }
     return validate(data)
 
@@ -97,7 +98,7 @@ def load(artifact: str | os.PathLike, verify_sha256: bool = True) -> dict:
         raise ManifestError(f"{mpath} describes {data['artifact']['file']!r}, not {a.name!r}")
     if not a.exists():
         raise InputError(f"{a}: artifact file is missing")
-    if verify_sha256 and a.is_file():
+    if verify_sha256:
         digest = sha256(a)
         if digest != data["artifact"]["sha256"]:
             raise ManifestError(f"{a}: sha256 {digest[:12]}... does not match the manifest's "

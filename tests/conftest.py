@@ -84,3 +84,16 @@ def b0_artifacts(tmp_path_factory) -> dict:
                            input_shape=shape)
         manifest.write(m, paths[target].parent / "manifest.json")
     return paths
+
+
+@pytest.fixture(scope="session")
+def b0_exports(b0_artifacts, tmp_path_factory) -> dict:
+    """The session's B0 through ``export``: ONNX fp32/fp16/int8 and ExecuTorch fp32/int8, calibrated on the samples."""
+    from export import export
+
+    out = tmp_path_factory.mktemp("b0_exports")
+    records = []
+    for target in ("onnx", "executorch"):
+        records += export(b0_artifacts["model"], target=target, precision=None, out=out, name="ms_eff_gcvit_b0",
+                          calib=shared_path("samples"))
+    return {(r["target"], r["precision"]): r for r in records}

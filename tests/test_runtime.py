@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import edge_sdk
@@ -116,20 +116,10 @@ def test_crop_spec_geometry():
 # -- backends against the torch reference ------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def artifacts(b0_artifacts, tmp_path_factory):
-    """The session's B0 torch and ONNX artifacts, plus the same weights as an ExecuTorch XNNPACK program."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
-
-    model, example = b0_artifacts["model"], torch.zeros(1, 3, 224, 224)
-    program = to_edge_transform_and_lower(torch.export.export(model, (example,)),
-                                          partitioner=[XnnpackPartitioner()]).to_executorch()
-    pte = tmp_path_factory.mktemp("executorch") / "b0.pte"
-    pte.write_bytes(program.buffer)
-    m = manifest.build(pte, model="ms_eff_gcvit_b0", target="executorch", precision="fp32", crop=b0_artifacts["spec"],
-                       input_shape=[1, 3, 224, 224])
-    manifest.write(m, pte.parent / "manifest.json")
-    return {"torch": b0_artifacts["torch"], "onnx": b0_artifacts["onnx"], "executorch": pte}
+def artifacts(b0_artifacts, b0_exports):
+    """The session's B0 as a torch checkpoint, an ONNX file and (through ``export``) an ExecuTorch XNNPACK program."""
+    return {"torch": b0_artifacts["torch"], "onnx": b0_artifacts["onnx"],
+            "executorch": Path(b0_exports[("executorch", "fp32")]["path"])}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,235 @@
+"""Export: every ONNX and ExecuTorch format of B0 and RepViT-M0.9 within its parity limits, manifests, failures, verify."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+import edge_sdk
+from edge_sdk import manifest
+from edge_sdk.errors import InputError
+from export import export, formats_for
+from export.calibration import face_crops
+from export.onnx import quantize_int8
+from export.verify import LIMITS
+from tests.conftest import shared_path
+
+FORMATS = [("onnx", "fp32"), ("onnx", "fp16"), ("onnx", "int8"), ("executorch", "fp32"), ("executorch", "int8")]
+
+
+@pytest.fixture(scope="module")
+def repvit(tmp_path_factory):
+    """RepViT-M0.9 (seed 0) saved as a checkpoint and exported from it to the five formats."""
+    from edge_sdk.models import create_model
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("repvit")
+    ckpt = out / "repvit_m0_9.pth"
+    torch.save(create_model("repvit_m0_9").state_dict(), ckpt)
+    records = []
+    for target in ("onnx", "executorch"):
+        records += export("repvit_m0_9", target=target, precision=None, weights=ckpt, out=out / "artifacts",
+                          calib=shared_path("samples"))
+    return {"ckpt": ckpt, "out": out, "records": {(r["target"], r["precision"]): r for r in records}}
+
+
+def _records(which, b0_exports, repvit):
+    return b0_exports if which == "b0" else repvit["records"]
+
+
+@pytest.mark.parametrize("which", ["b0", "repvit"])
+def test_every_format_runs_in_the_runtime_within_its_limits(which, b0_exports, repvit):
+    records = _records(which, b0_exports, repvit)
+    assert set(records) == set(FORMATS)
+    crops = face_crops(shared_path("samples"), edge_sdk.load(records[("onnx", "fp32")]["path"]).crop)
+    fp32 = edge_sdk.load(records[("onnx", "fp32")]["path"]).predict(crops.x)
+    assert np.ptp(fp32) > 0
+    sizes = {}
+    for key in FORMATS:
+        r = records[key]
+        assert r["ok"], r.get("error")
+        path = Path(r["path"])
+        m = manifest.load(path)  # validates against the schema and checks the sha256
+        assert (m["target"], m["precision"]) == key and m["crop"]["size"] == 224
+        assert m["calibration"]["crops"] == crops.summary["crops"] and m["calibration"]["faces_detected"] >= 14
+        parity = m["parity"]
+        assert parity["status"] == "passed", f"{key}: {parity}"
+        assert parity["limits"] == LIMITS[key[1]] and parity["n"] == crops.summary["crops"]
+        with edge_sdk.load(path) as backend:  # independently of the exporter's own check
+            got = backend.predict(crops.x)
+        if key[1] == "fp32":
+            np.testing.assert_allclose(got, fp32, atol=1e-3)
+        elif key[1] == "fp16":
+            np.testing.assert_allclose(got, fp32, atol=2e-2)
+        else:
+            assert np.mean((got >= 0) == (fp32 >= 0)) >= 0.9 and np.abs(got - fp32).max() < 0.25
+        sizes[key] = m["artifact"]["bytes"]
+    assert sizes[("onnx", "fp16")] < 0.6 * sizes[("onnx", "fp32")]
+    assert sizes[("onnx", "int8")] < 0.4 * sizes[("onnx", "fp32")]
+    assert sizes[("executorch", "int8")] < 0.4 * sizes[("executorch", "fp32")]
+
+
+@pytest.mark.parametrize("which", ["b0", "repvit"])
+def test_quantized_graphs_and_delegation_are_recorded(which, b0_exports, repvit):
+    records = _records(which, b0_exports, repvit)
+    q = onnx.load(records[("onnx", "int8")]["path"])
+    ops = [n.op_type for n in q.graph.node]
+    assert ops.count("QuantizeLinear") > 10 and ops.count("DequantizeLinear") > ops.count("QuantizeLinear")
+    inits = {i.name: i for i in q.graph.initializer}
+    zero_points = {onnx.numpy_helper.to_array(inits[n.input[2]]).dtype.name for n in q.graph.node
+                   if n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in inits}
+    assert zero_points == {"uint8"}, "ONNX Runtime on x86: uint8 activations (U8S8); TensorRT's ONNX is symmetric"
+    weights = [i for i in q.graph.initializer if i.data_type == onnx.TensorProto.INT8 and len(i.dims) >= 2]
+    assert len(weights) > 10, "per-channel int8 weights"
+    m = manifest.load(records[("executorch", "int8")]["path"])
+    d = m["export"]["delegation"]
+    assert d["delegate"] == "xnnpack" and d["delegated_subgraphs"] >= 1
+    assert isinstance(d["ops_outside_delegate"], dict)
+    assert m["export"]["steps"]["quantize_s"] > 0 and m["export"]["steps"]["lower_s"] > 0
+
+
+def test_keep_float_and_calibration_rules(repvit, tmp_path):
+    fp32 = repvit["records"][("onnx", "fp32")]["path"]
+    crops = face_crops(shared_path("samples"), edge_sdk.load(fp32).crop, limit=4)
+    info = quantize_int8(fp32, tmp_path / "q.onnx", crops.batches(1), method="percentile", keep_float=["Gemm"])
+    kept = info["kept_float"]
+    assert kept and all(n.startswith("node_") or "gemm" in n.lower() or "linear" in n.lower() for n in kept)
+    graph = onnx.load(tmp_path / "q.onnx").graph
+    gemms = [n for n in graph.node if n.op_type == "Gemm"]
+    producers = {o: n.op_type for n in graph.node for o in n.output}
+    assert gemms and all(producers.get(g.input[1]) != "DequantizeLinear" for g in gemms), "Gemm weights stay float"
+    with pytest.raises(InputError, match="no node name or op type matches"):
+        quantize_int8(fp32, tmp_path / "x.onnx", crops.batches(1), keep_float=["NoSuchOp*"])
+    with pytest.raises(InputError, match="needs calibration data"):
+        export("repvit_m0_9", target="onnx", precision="int8", out=tmp_path / "none")
+    with pytest.raises(InputError, match="has no precision"):
+        formats_for("executorch", "fp16")
+    with pytest.warns(UserWarning, match="random noise"):
+        face_crops("random", edge_sdk.load(fp32).crop, limit=2)
+
+
+def test_export_failure_names_the_operator_and_leaves_nothing(tmp_path):
+    class Cholesky(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            y = self.conv(x)[:, 0, :8, :8]
+            return torch.linalg.cholesky(y @ y.transpose(-1, -2) + torch.eye(8)).sum(dim=(1, 2)).reshape(-1, 1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        records = export(Cholesky(), target="onnx", precision="fp32", out=tmp_path, name="cholesky_net")
+    (r,) = records
+    assert not r["ok"] and r["op"] == "aten.linalg_cholesky_ex"
+    assert "export of cholesky_net to onnx failed at operator aten.linalg_cholesky_ex" in r["error"]
+    assert not list(tmp_path.rglob("*.onnx")) and not list(tmp_path.rglob("manifest.json"))
+
+
+def _sharpened(ckpt, out, crops) -> Path:
+    """The checkpoint with its classifiers scaled up and re-centred: random init barely looks at its input
+    (logits spread ~4e-4 over faces), a trained detector does; this one spreads its logits over about +-1."""
+    from edge_sdk.models import create_model, load_checkpoint
+
+    net = create_model("repvit_m0_9").eval()
+    load_checkpoint(net, str(ckpt))
+    heads = [net.head.head.l, net.head.head_dist.l]
+    with torch.no_grad():
+        base = net(torch.from_numpy(crops.x)).reshape(-1)
+        gain = 2.0 / float(base.max() - base.min())
+        for lin in heads:
+            lin.weight.mul_(gain)
+            lin.bias.mul_(gain)
+        centre = float(net(torch.from_numpy(crops.x)).mean())
+        for lin in heads:
+            lin.bias.sub_(centre)
+    path = out / "sharp.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_verify_catches_a_crop_spec_that_disagrees_with_training(repvit, tmp_path, capsys):
+    """An artifact fed BGR while its manifest says RGB: numerically exact export, wrong pixels. verify must fail it."""
+    from edge_sdk.cli import main
+    from edge_sdk.models import create_model, load_checkpoint
+
+    class SwapsChannels(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net, self.pretrained_cfg = net, net.pretrained_cfg
+
+        def forward(self, x):
+            return self.net(x.flip(1))
+
+    samples = str(shared_path("samples"))
+    crops = face_crops(samples, edge_sdk.load(repvit["records"][("onnx", "fp32")]["path"]).crop)
+    sharp = _sharpened(repvit["ckpt"], tmp_path, crops)
+    (good,) = export("repvit_m0_9", target="onnx", precision="fp32", weights=sharp, out=tmp_path / "good")
+    assert main(["verify", good["path"], "--data", samples]) == 0  # the checkpoint recorded in the manifest is used
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] and report["max_abs_logit"] < 1e-3
+    assert manifest.load(good["path"])["parity"]["passed"], "verify stores its result in the manifest"
+
+    net = create_model("repvit_m0_9")
+    load_checkpoint(net, str(sharp))
+    (bad,) = export(SwapsChannels(net), target="onnx", precision="fp32", out=tmp_path / "bad", name="repvit_m0_9")
+    assert bad["ok"] and bad["parity"]["passed"], "the export itself is numerically exact"
+    code = main(["verify", bad["path"], "--data", samples, "--weights", str(sharp)])
+    captured = capsys.readouterr()
+    assert code == 1 and "FAILED: max |delta logit|" in captured.err
+    assert json.loads(captured.out)["max_abs_logit"] > 1e-2
+    assert not manifest.load(bad["path"])["parity"]["passed"]
+
+
+def test_tensorrt_ready_onnx_passes_the_operator_table(repvit, tmp_path):
+    from export import ExportOptions
+
+    table = shared_path("fixtures", "tensorrt10_onnx_operators.csv")
+    records = export("repvit_m0_9", target="tensorrt", precision=None, weights=repvit["ckpt"], out=tmp_path,
+                     calib=shared_path("samples"), options=ExportOptions(trt_ops_table=str(table)))
+    assert [(r["target"], r["precision"], r["ok"]) for r in records] == [("tensorrt", "fp16", True),
+                                                                          ("tensorrt", "int8", True)]
+    for r in records:
+        m = manifest.load(r["path"])
+        trt = m["export"]["tensorrt"]
+        assert trt["operator_check"]["ok"] and trt["operator_check"]["offenders"] == [], trt
+        assert ("INT8" in trt["builder_flags"]) == (r["precision"] == "int8")
+        assert m["parity"]["status"] == "passed"  # the same ONNX, run by ONNX Runtime here
+    q = onnx.load(records[1]["path"])
+    dq_inputs = {n.input[0] for n in q.graph.node if n.op_type == "DequantizeLinear"}
+    int32 = [i.name for i in q.graph.initializer if i.name in dq_inputs and i.data_type == onnx.TensorProto.INT32]
+    assert int32 == [], "biases stay float for TensorRT (it dequantizes int8 only)"
+    zps = [onnx.numpy_helper.to_array(i) for i in q.graph.initializer if i.name.endswith("zero_point")]
+    assert zps and all(z.dtype == np.int8 and not z.any() for z in zps), "TensorRT: int8 zero points, all 0"
+
+
+def test_apple_targets_are_built_and_marked_not_run_here(repvit, tmp_path):
+    import sys
+
+    from export.coreml import inspect_mlpackage
+
+    records = export("repvit_m0_9", target="coreml", precision="fp16", weights=repvit["ckpt"], out=tmp_path)
+    records += export("repvit_m0_9", target="executorch-coreml", precision="fp16", weights=repvit["ckpt"], out=tmp_path)
+    assert [r["ok"] for r in records] == [True, True], records
+    package, pte = (Path(r["path"]) for r in records)
+    assert package.is_dir() and package.suffix == ".mlpackage" and pte.suffix == ".pte"
+    m = manifest.load(package)  # the directory's sha256 (every file's path and bytes) is checked
+    info = inspect_mlpackage(package)
+    assert info["user_defined_metadata"]["edge_sdk.model"] == "repvit_m0_9"
+    assert json.loads(info["user_defined_metadata"]["edge_sdk.crop"]) == m["crop"]
+    (package / "Manifest.json").write_text((package / "Manifest.json").read_text() + " ")
+    with pytest.raises(manifest.ManifestError, match="does not match the manifest"):
+        manifest.load(package)
+    mp = manifest.load(pte)
+    assert mp["target"] == "executorch" and mp["export"]["delegation"]["delegate"] == "coreml"
+    assert mp["export"]["delegation"]["delegated_subgraphs"] >= 1
+    if sys.platform != "darwin":
+        assert m["parity"] == {"status": "not run here", "reason": "Core ML predicts only on macOS"}
+    assert mp["parity"]["status"] == "not run here" and "Apple" in mp["parity"]["reason"]
