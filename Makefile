@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edge-sdk-installed
 
-.PHONY: demo test install assets clean
+.PHONY: demo test install assets bench bench-ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,25 @@ demo: assets
 
 test: assets
 	$(PY) -m pytest -q tests
+
+# Inputs, parity crops and calibration for the benchmarks: the shared sample faces when they are beside
+# the clone, else seeded random crops and random calibration (parity then is not compared with the baseline).
+SAMPLES ?= $(wildcard ../shared/samples)
+BENCH_DATA ?= $(if $(SAMPLES),--data $(SAMPLES),--calib random)
+BENCH_CACHE ?= runs/bench-cache
+
+# The README's benchmark table: every target this machine can run, three students, 100 timed runs each.
+bench: assets
+	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9,repvit_m1_1 --targets all --threads 2 \
+	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench $(if $(SAMPLES),--e2e $(SAMPLES)/western_fake.mp4,)
+
+# CI's quick bench (.ci/run): B0 and RepViT-M0.9, ONNX and ExecuTorch fp32/int8, 20 runs; fails on a parity
+# regression against the committed baseline (speed is reported as ratios to eager PyTorch, not gated).
+bench-ci: assets
+	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9 \
+	    --targets torch,onnx-fp32,onnx-int8,executorch-fp32,executorch-int8 --warmup 3 --runs 20 \
+	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench-ci --baseline benchmarks/baselines/ci-quick.json \
+	    --gate parity
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

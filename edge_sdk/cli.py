@@ -8,6 +8,10 @@ import sys
 from . import __version__
 from .errors import EdgeSDKError
 
+# The CAM methods `edge-sdk explain` offers (edge_sdk.explain.METHODS; listed here to keep `--help` torch-free).
+METHOD_NAMES = ("gradcam", "gradcam++", "hirescam", "gradcam-elementwise", "layercam", "eigengradcam", "xgradcam",
+                "eigencam", "scorecam", "ablationcam")
+
 
 def _zoo(args: argparse.Namespace) -> int:
     from benchmarks.zoo import DEFAULT_MODELS, to_markdown, zoo_report
@@ -35,7 +39,8 @@ def _detect(args: argparse.Namespace) -> int:
 
     records = detect(args.paths, args.model, json_out=args.json, annotate=args.annotate, frames=args.frames, every=args.every, fps=args.fps,
                      strategy=args.aggregate, face_model=args.face_model, min_confidence=args.min_confidence,
-                     threshold=args.threshold, progress=not args.quiet)
+                     threshold=args.threshold, progress=not args.quiet, explain=args.explain,
+                     explain_model=args.explain_model, explain_weights=args.explain_weights)
     for r in records:
         line = {k: r.get(k) for k in ("path", "ok", "kind", "verdict", "score", "error") if r.get(k) is not None}
         print(json.dumps(line))
@@ -45,6 +50,21 @@ def _detect(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} of {len(records)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import json
+
+    from .explain import explain
+
+    records = explain(args.paths, args.model, out=args.out, weights=args.weights, method=args.method,
+                      branch=args.branch, arch=args.arch, frames=args.frames, top=args.top, face_model=args.face_model,
+                      min_confidence=args.min_confidence, sanity=args.sanity)
+    for r in records:
+        faces = [{"p_fake": round(f["p_fake"], 4), "overlay": f["overlay"]} for f in r.get("faces", [])]
+        print(json.dumps({"path": r["path"], **({"error": r["error"]} if "error" in r else {"faces": faces})}))
+    print(f"wrote {args.out}/index.html and {args.out}/explain.json", file=sys.stderr)
+    return 1 if any("error" in r for r in records) else 0
 
 
 def _camera(args: argparse.Namespace) -> int:
@@ -99,6 +119,12 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from benchmarks.bench import main as bench_main
+
+    return bench_main(args)
+
+
 def _build_engine(args: argparse.Namespace) -> int:
     from export.tensorrt import main_build_engine
 
@@ -137,11 +163,36 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--json", default=None, help="write all records to this JSON file")
     det.add_argument("--annotate", default=None, metavar="DIR",
                      help="write annotated copies here: images as .jpg, videos' sampled frames as .mp4")
+    det.add_argument("--explain", default=None, metavar="DIR",
+                     help="also write heatmaps per face here (PyTorch model: the artifact's recorded checkpoint)")
+    det.add_argument("--explain-model", default=None, help="for --explain: zoo name or checkpoint instead")
+    det.add_argument("--explain-weights", default=None, help="for --explain: checkpoint of the artifact's model")
     det.add_argument("--frames", type=int, default=32, help="frames sampled uniformly per video")
     det.add_argument("--every", type=int, default=None, help="instead: every k-th frame")
     det.add_argument("--fps", type=float, default=None, help="instead: frames at this rate")
     det.add_argument("--aggregate", default="confident", choices=["mean", "vote", "confident"])
     det.set_defaults(func=_detect)
+
+    xp = verbs.add_parser("explain", help="class-activation heatmaps of P(fake) per face and branch (PyTorch model)",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    xp.add_argument("paths", nargs="+", help="images, videos or folders")
+    xp.add_argument("--model", required=True,
+                    help="zoo name, checkpoint (DeepGuard's are recognised; else give --arch), or an exported artifact "
+                         "whose manifest records its checkpoint")
+    xp.add_argument("--weights", default=None, help="checkpoint for a zoo name or an exported artifact")
+    xp.add_argument("--arch", default=None, help="zoo name of a plain checkpoint given as --model")
+    xp.add_argument("--branch", default=None, choices=["low", "high", "backbone", "last"],
+                    help="MS-Eff-GCViT: low, high (default) or backbone; RepViT: last")
+    xp.add_argument("--method", default=None, choices=sorted(METHOD_NAMES),
+                    help="CAM method (default: hirescam for low, gradcam++ for high, gradcam otherwise)")
+    xp.add_argument("--frames", type=int, default=16, help="frames sampled per video")
+    xp.add_argument("--top", type=int, default=4, help="most suspicious frames explained per video")
+    xp.add_argument("--sanity", action="store_true",
+                    help="also report the model-randomisation check (correlation with a random-head model's maps)")
+    xp.add_argument("--min-confidence", type=float, default=0.5, help="face detector minimum confidence")
+    xp.add_argument("--face-model", default=None, help="BlazeFace .tflite (default: cache / EDGE_SDK_FACE_MODEL)")
+    xp.add_argument("--out", default="runs/explain", help="PNGs per input, index.html and explain.json go here")
+    xp.set_defaults(func=_explain)
 
     cam = verbs.add_parser("camera", help="score a camera, stream or video live, with an overlay or an annotated video",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -196,6 +247,40 @@ def build_parser() -> argparse.ArgumentParser:
     ve.add_argument("--no-write", action="store_true", help="do not store the result in the manifest")
     ve.set_defaults(func=_verify)
 
+    bn = verbs.add_parser("bench", help="FLOPs, size, latency, memory and parity per model x target; CI regression gate",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    bn.add_argument("--models", default=None, help="comma-separated zoo names (default: ms_eff_gcvit_b0,repvit_m0_9,"
+                                                   "repvit_m1_1)")
+    bn.add_argument("--targets", default=None,
+                    help="comma-separated: torch, onnx-fp32, onnx-fp16, onnx-int8, executorch-fp32, executorch-int8, "
+                         "executorch-coreml-fp16, coreml-fp16|fp32|int8|palettized|w8a8, tensorrt-fp16|int8, or all "
+                         "(default: torch, onnx x3, executorch x2, coreml-fp16, tensorrt x2)")
+    bn.add_argument("--threads", type=int, default=None, help="pin each measurement to this many cores and threads "
+                                                               "(default: every core, each runtime's own thread count)")
+    bn.add_argument("--batch", type=int, default=1)
+    bn.add_argument("--warmup", type=int, default=10, help="untimed runs before timing")
+    bn.add_argument("--runs", type=int, default=100, help="timed runs per target")
+    bn.add_argument("--data", default=None,
+                    help="face images/videos: inputs and parity crops; real/ and fake/ subfolders add accuracy and AUC")
+    bn.add_argument("--data-limit", type=int, default=64, help="most crops taken from --data")
+    bn.add_argument("--calib", default=None, help="calibration data for int8 targets (default: --data; or 'random')")
+    bn.add_argument("--calib-size", type=int, default=64)
+    bn.add_argument("--weights", default=None, help="checkpoint (with exactly one --models entry)")
+    bn.add_argument("--seed", type=int, default=0, help="random-init seed when no --weights")
+    bn.add_argument("--e2e", default=None, metavar="VIDEO", help="also frames/s of the whole pipeline on this video")
+    bn.add_argument("--e2e-target", default="onnx-fp32", help="artifact used for --e2e (else the first that ran)")
+    bn.add_argument("--trt-ops-table", default=None, help="TensorRT ONNX operator table CSV for the offline check")
+    bn.add_argument("--out", default="runs/bench", help="bench.json, bench.md and plots go here")
+    bn.add_argument("--cache", default=None, help="exported artifacts are kept and reused here (default: OUT/artifacts)")
+    bn.add_argument("--baseline", default=None, help="earlier bench.json to gate against (exit 1 on a regression)")
+    bn.add_argument("--max-regression", type=float, default=0.20, help="allowed slow-down of p50 / reference")
+    bn.add_argument("--reference", default="torch", choices=["torch", "probe"],
+                    help="what times are divided by before comparing (probe where a run has no torch row)")
+    bn.add_argument("--gate", default="all", choices=["all", "parity", "speed"], help="what the gate fails on")
+    bn.add_argument("--parity-slack", type=float, default=1.0, help="allowed growth of max |d logit| (1.0 = x2)")
+    bn.add_argument("--write-baseline", default=None, metavar="FILE", help="save this run as a baseline")
+    bn.set_defaults(func=_bench)
+
     be = verbs.add_parser("build-engine", help="build a TensorRT engine from an ONNX file (on the device)", add_help=False)
     be.add_argument("rest", nargs=argparse.REMAINDER)
     be.set_defaults(func=_build_engine)
@@ -203,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv[1:]
     try:
         return args.func(args)
     except EdgeSDKError as err:

@@ -217,10 +217,13 @@ def annotation_names(files: list[Path], out_dir: str | Path) -> list[Path]:
 
 
 def detect(paths, model, json_out: str | Path | None = None, annotate: str | Path | None = None,
-           progress: bool = True, **kwargs) -> list[dict]:
+           progress: bool = True, explain: str | Path | None = None, explain_model=None, explain_weights=None,
+           **kwargs) -> list[dict]:
     """``edge-sdk detect``: one record per input; see :meth:`Detector.path`.
 
     ``annotate``: a folder for annotated copies (images as .jpg, videos' sampled frames as .mp4).
+    ``explain``: a folder for heatmaps (:mod:`edge_sdk.explain`) made with the PyTorch model behind
+    ``model`` (its manifest's checkpoint) or ``explain_model``; each record gets an ``explanation``.
     """
     import json
 
@@ -235,6 +238,34 @@ def detect(paths, model, json_out: str | Path | None = None, annotate: str | Pat
     with Detector(model, **det_kwargs) as det:
         for f, name in tqdm(list(zip(files, names)), desc="detect", unit="file", disable=not progress):
             records.append(det.path(f, annotate=name, **video_kwargs))
+    if explain is not None:
+        _add_explanations(records, files, explain, explain_model or model, explain_weights, det_kwargs)
     if json_out is not None:
         write_atomic(json_out, json.dumps(records, indent=2) + "\n")
     return records
+
+
+def _add_explanations(records: list[dict], files: list[Path], out, model, weights, det_kwargs: dict) -> None:
+    """Heatmaps for the inputs detect scored; a failure is recorded in each record, detection results stay."""
+    from .explain import explain
+
+    model = model.path if isinstance(model, Backend) else model
+    ok = [f for f, r in zip(files, records) if r["ok"]]
+    try:
+        done = {r["path"]: r for r in explain(ok, model, out=out, weights=weights,
+                                              face_model=det_kwargs.get("face_model"),
+                                              min_confidence=det_kwargs.get("min_confidence", 0.5))}
+    except EdgeSDKError as err:
+        done, error = {}, str(err)
+    else:
+        error = None
+    for f, r in zip(files, records):
+        if not r["ok"]:
+            continue
+        e = done.get(str(f))
+        if e is None or "error" in e:
+            r["explanation"] = {"error": error or (e or {}).get("error", "not explained")}
+        else:
+            r["explanation"] = {"html": str(Path(out) / "index.html"), "branch": e["branch"], "method": e["method"],
+                                "faces": [{k: face[k] for k in ("frame", "box", "p_fake", "overlay")}
+                                          for face in e["faces"]]}

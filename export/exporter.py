@@ -8,6 +8,7 @@ written after it, with the crop spec, calibration summary, export steps and pari
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -144,7 +145,7 @@ def _coreml(prep: Prepared, path: Path, precision: str, target: str, opts: Expor
     from .coreml import export_coreml
 
     compression = {"int8": "int8", "palettized": f"palettize{opts.palettize_bits}", "w8a8": "w8a8"}.get(precision)
-    meta = {"edge_sdk.model": prep.name, "edge_sdk.crop": __import__("json").dumps(prep.crop.to_dict()),
+    meta = {"edge_sdk.model": prep.name, "edge_sdk.crop": json.dumps(prep.crop.to_dict()),
             "edge_sdk.output": manifest.OUTPUT_MEANING, "edge_sdk.precision": precision}
     report = export_coreml(prep.module, path, prep.example(), precision="fp32" if precision == "fp32" else "fp16",
                            compression=compression, calib=None if ctx["calib"] is None else list(ctx["calib"].batches(1)),
@@ -177,17 +178,23 @@ def _parity(prep: Prepared, path: Path, target: str, precision: str, crops, thre
 def export(model: str | torch.nn.Module, target: str = "onnx", precision: str | None = "fp32", out: str | Path = "artifacts",
            weights: str | Path | None = None, calib: str | Path | None = None, calib_size: int = 512,
            verify_data: str | Path | None = None, normalize_in_model: bool = False, threshold: float = 0.5,
-           options: ExportOptions | None = None, name: str | None = None) -> list[dict]:
+           options: ExportOptions | None = None, name: str | None = None,
+           formats: list[tuple[str, str]] | None = None) -> list[dict]:
     """Export ``model`` to each requested format; returns one record per artifact (path, manifest, parity, times).
 
     ``calib``: folder of face images/videos (or ``"random"``, warned) for quantized precisions; the
     same crops (first ``parity_crops``) check parity unless ``verify_data`` is given. A format that
     fails is recorded with its error and the others go on; nothing is left under a failed name.
+    ``formats``: explicit (target, precision) pairs instead of ``target``/``precision``.
     """
     from .calibration import face_crops
 
     opts = options or ExportOptions()
-    wanted = formats_for(target, precision)
+    wanted = [tuple(f) for f in formats] if formats else formats_for(target, precision)
+    for f in wanted:
+        if f not in FORMATS:
+            raise InputError(f"unknown export format {f[0]} {f[1]}: choose from "
+                             + ", ".join(f"{t} {p}" for t, p in FORMATS))
     t0 = time.perf_counter()
     prep = prepare(model, weights, normalize_in_model=normalize_in_model, name=name)
     _log(f"prepared {prep.name} (eval, reparameterized, dropout removed"
@@ -257,6 +264,11 @@ def _export_one(prep: Prepared, tgt: str, prec: str, out: Path, opts: ExportOpti
         parity = {"status": "failed", "error": f"{type(err).__name__}: {err}"[:500]}
     m["parity"] = parity
     manifest.write(m, folder / "manifest.json")
+    engine = (info.get("tensorrt") or {}).get("engine")
+    if engine:  # built here (TensorRT present): the engine gets its own manifest so the runtime can load it
+        from .tensorrt import write_engine_manifest
+
+        write_engine_manifest(path, engine["engine"], engine)
     mb = m["artifact"]["bytes"] / 1e6
     verdict = parity["status"] if "max_abs_logit" not in parity else \
         f"{parity['status']} (max |d logit| {parity['max_abs_logit']:.2e}, agreement {parity['agreement']:.1%})"

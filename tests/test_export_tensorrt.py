@@ -450,3 +450,27 @@ def test_symmetric_qdq_engine_builds_int8(tensorrt_gpu, small_float_onnx, tmp_pa
     assert "INT8" in report["flags"] and report["explicit_quantization"]
     x = np.random.default_rng(2).standard_normal((3, 3, 16, 16)).astype(np.float32)
     assert np.isfinite(_run_engine(tmp_path / "int8.engine", x)).all()
+
+
+def test_a_built_engine_gets_its_own_manifest(tmp_path):
+    """edge_sdk.load(engine) needs a manifest describing the engine: made from the ONNX file's (engine bytes stand-in)."""
+    from edge_sdk import manifest
+    from edge_sdk.preprocess import CropSpec
+    from export.tensorrt import write_engine_manifest
+
+    onnx_path, engine = tmp_path / "m.onnx", tmp_path / "m.engine"
+    onnx_path.write_bytes(b"onnx stand-in")
+    engine.write_bytes(b"serialized engine stand-in")
+    report = {"engine": str(engine), "tensorrt": "10.9.0", "flags": ["FP16"], "seconds": 1.0}
+    assert write_engine_manifest(onnx_path, engine, report) is None  # no ONNX manifest: nothing to derive from
+    spec = CropSpec.for_model({"input_size": (3, 224, 224), "mean": (0.5,) * 3, "std": (0.5,) * 3})
+    m = manifest.build(onnx_path, model="repvit_m0_9", target="tensorrt", precision="int8", crop=spec,
+                       input_shape=[1, 3, 224, 224], checkpoint="r.pth", threshold=0.7)
+    manifest.write(m, tmp_path / "manifest.json")
+    written = write_engine_manifest(onnx_path, engine, report)
+    assert written == tmp_path / "m.engine.manifest.json"
+    e = manifest.load(engine)  # schema-valid, names the engine, sha256 of the engine's bytes
+    assert e["artifact"]["file"] == "m.engine" and e["target"] == "tensorrt" and e["precision"] == "int8"
+    assert e["versions"]["tensorrt"] == "10.9.0" and e["export"]["engine"]["flags"] == ["FP16"]
+    assert e["threshold"] == 0.7 and e["model"]["checkpoint"] == "r.pth" and e["crop"] == m["crop"]
+    assert manifest.load(onnx_path)["artifact"]["file"] == "m.onnx"  # the ONNX file keeps its own

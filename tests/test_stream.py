@@ -25,18 +25,8 @@ def count_frames(path) -> int:
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    """The first 45 frames of western_fake.mp4, re-encoded (real pixels, a short test)."""
-    src = cv2.VideoCapture(str(shared_path("samples", "western_fake.mp4")))
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (1280, 720))
-    for _ in range(45):
-        ok, bgr = src.read()
-        assert ok
-        out.write(bgr)
-    out.release()
-    src.release()
-    return path
+def clip(sample_clip):
+    return sample_clip
 
 
 def test_camera_loop_on_a_video_file_writes_every_frame_it_read(b0_artifacts, clip, tmp_path, capsys):

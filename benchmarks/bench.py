@@ -1,0 +1,563 @@
+"""``edge-sdk bench``: FLOPs, size, latency, memory and parity per model x target, in one table.
+
+For each model: build it once (random init with a fixed seed, or ``--weights``), count its MACs
+the way the zoo report does, make one set of input tensors, and compute the PyTorch reference
+logits. For each target: export it (or reuse the cached artifact), then measure it in a fresh
+process (``benchmarks.measure``) through the runtime backend the artifact would use on a device:
+
+* latency: warm-up runs excluded; the same input tensors for every target; the timer around the
+  runtime call only, and separately around crop + normalise + call + sigmoid; mean, p50, p90, p99
+  over ``--runs`` calls; threads pinned (CPU affinity and the runtime's own thread count);
+* peak resident memory of that process; parity against PyTorch on the same crops (max |delta
+  logit|, decision agreement, the precision's limit); accuracy and AUC when ``--data`` has
+  ``real/`` and ``fake/`` folders;
+* achieved GFLOP/s (2 x MACs x batch / p50) as a share of the machine's matmul peak, measured by a
+  probe in the same run.
+
+A target this machine cannot run (TensorRT without TensorRT, Core ML off macOS) is a row saying
+so. A target that fails to export or to run is a row with the reason; the others go on.
+
+Outputs in ``--out``: ``bench.json`` (schema ``benchmarks/schemas/bench.schema.json``), ``bench.md``,
+``latency.png`` and ``size_vs_latency.png``. With ``--baseline``, the regression gate
+(``benchmarks.gate``) compares this run with an earlier one and the exit code says whether it passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .machine import machine
+
+SCHEMA_VERSION = 1
+SCHEMA = Path(__file__).with_name("schemas") / "bench.schema.json"
+DEFAULT_MODELS = ("ms_eff_gcvit_b0", "repvit_m0_9", "repvit_m1_1")
+DEFAULT_TARGETS = ("torch", "onnx-fp32", "onnx-fp16", "onnx-int8", "executorch-fp32", "executorch-int8",
+                   "coreml-fp16", "tensorrt-fp16", "tensorrt-int8")
+TORCH = "torch"
+# Compute and latency the models' own projects publish (../shared/REFERENCES.md), printed beside ours.
+PUBLISHED = {
+    "ms_eff_gcvit_b0": {"macs_g": 0.87, "source": "DeepGuard README (its \"0.87 GFLOPs\" are MACs)"},
+    "ms_eff_gcvit_b5": {"macs_g": 13.64, "source": "DeepGuard README (its \"13.64 GFLOPs\" are MACs)"},
+    "repvit_m0_9": {"macs_g": 0.8, "latency_ms": 0.9, "where": "iPhone 12, Core ML", "source": "RepViT paper"},
+    "repvit_m1_0": {"macs_g": 1.1, "latency_ms": 1.0, "where": "iPhone 12, Core ML", "source": "RepViT paper"},
+    "repvit_m1_1": {"macs_g": 1.3, "latency_ms": 1.1, "where": "iPhone 12, Core ML", "source": "RepViT paper"},
+}
+STATUS = ("ok", "parity failed", "failed to run", "failed to export", "not available here")
+
+
+def target_names() -> list[str]:
+    from export.exporter import FORMATS
+
+    return [TORCH] + [f"{t}-{p}" for t, p in FORMATS]
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``onnx-int8`` -> (``onnx``, ``int8``); ``executorch-coreml-fp16`` -> (``executorch-coreml``, ``fp16``)."""
+    if target == TORCH:
+        return TORCH, "fp32"
+    kind, _, precision = target.rpartition("-")
+    return kind, precision
+
+
+def parse_targets(text: str | None) -> list[str]:
+    from edge_sdk.errors import InputError
+
+    names = target_names()
+    if not text:
+        return list(DEFAULT_TARGETS)
+    if text.strip() == "all":
+        return names
+    wanted = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in names]
+    if unknown:
+        raise InputError(f"unknown bench target(s) {', '.join(unknown)}: choose from {', '.join(names)} or all")
+    return list(dict.fromkeys(wanted))
+
+
+def not_available_here(target: str) -> str | None:
+    """Why this machine cannot run ``target`` (None when it can)."""
+    kind, _ = split_target(target)
+    if kind == "executorch-coreml":
+        return "the Core ML delegate of ExecuTorch runs only on Apple devices (iOS/macOS)"
+    if kind == "coreml":
+        if sys.platform != "darwin":
+            return "Core ML predicts only on macOS (the model converts here; bench it on a Mac or with the iOS demo)"
+        return None
+    if kind == "tensorrt":
+        from export.tensorrt import tensorrt_version
+
+        if tensorrt_version() is None:
+            return ("TensorRT is not installed (NVIDIA GPU or Jetson: pip install tensorrt from NVIDIA's index, then "
+                    "bench --targets tensorrt-fp16,tensorrt-int8 there)")
+        try:
+            import torch
+
+            if not torch.cuda.is_available():
+                return "TensorRT is installed but no CUDA GPU is visible"
+        except ImportError:
+            return "TensorRT buffers need torch with CUDA"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- model side
+class ModelCase:
+    """One model: its deployable module, MACs, reference inputs and logits, and its artifact cache folder."""
+
+    def __init__(self, name: str, weights: str | None, seed: int, cache: Path, data: str | None, data_limit: int,
+                 batch: int, face_model: str | None = None):
+        import torch
+
+        from edge_sdk.models import create_model, load_checkpoint
+        from export.prepare import prepare
+
+        from .zoo import count_flops
+
+        self.name, self.weights, self.seed, self.batch = name, weights, seed, batch
+        torch.manual_seed(seed)
+        net = create_model(name).eval()
+        if weights:
+            load_checkpoint(net, weights)
+        self.trained_state = {k: v.clone() for k, v in net.state_dict().items()}  # what the torch row runs
+        self.prep = prepare(net, name=name)
+        self.params_m = sum(p.numel() for p in self.prep.module.parameters()) / 1e6
+        self.macs_g = count_flops(self.prep.module, self.prep.example()) / 2e9
+        self.cache = cache / name
+        spec = self.prep.crop
+        self.parity, self.frame, self.box = self._inputs(spec, data, data_limit, face_model)
+        reps = -(-batch // len(self.parity.x))
+        self.x = np.ascontiguousarray(np.concatenate([self.parity.x] * reps)[:batch])
+        with torch.no_grad():
+            self.reference = np.concatenate([self.prep.module(torch.from_numpy(b)).reshape(-1).numpy()
+                                             for b in self.parity.batches(16)])
+
+    def _inputs(self, spec, data: str | None, limit: int, face_model: str | None):
+        """Parity crops (the data's faces, or seeded noise crops), and one frame + face box for pre/post timing."""
+        from export.calibration import CropSet, face_crops
+
+        if data is not None:
+            from edge_sdk.faces import FaceDetector
+            from edge_sdk.preprocess import load_image
+
+            crops = face_crops(data, spec, limit=limit, face_model=face_model)
+            with FaceDetector(face_model) as det:
+                for f in crops.files:
+                    if Path(f).suffix.lower() in (".mp4", ".avi", ".mov", ".mkv", ".webm"):
+                        continue
+                    rgb = load_image(f)
+                    found = det.detect(rgb)
+                    if found:
+                        return crops, rgb, [float(v) for v in found[0].box]
+            frame = np.full((720, 1280, 3), 127, np.uint8)
+            return crops, frame, [490.0, 210.0, 790.0, 510.0]
+        rng = np.random.default_rng(self.seed)
+        x = spec.to_tensor(rng.integers(0, 256, (32, spec.size, spec.size, 3), dtype=np.uint8))
+        frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+        return CropSet(x, None, {"source": f"random uint8 crops (seed {self.seed})", "crops": len(x)}), frame, \
+            [490.0, 210.0, 790.0, 510.0]
+
+    def key(self) -> dict:
+        """What the cached artifacts depend on (calibration is checked per quantized artifact)."""
+        from edge_sdk import __version__
+        from edge_sdk.manifest import sha256
+
+        return {"model": self.name, "weights": self.weights,
+                "weights_sha256": sha256(self.weights) if self.weights else None, "seed": None if self.weights else self.seed,
+                "edge_sdk": __version__}
+
+
+def open_cache(case: ModelCase, key: dict) -> None:
+    """Keep ``case.cache`` only if it was made for the same model, weights and seed."""
+    key_file = case.cache / "bench-key.json"
+    if case.cache.exists():
+        if not key_file.is_file():
+            from edge_sdk.errors import InputError
+
+            raise InputError(f"{case.cache} exists but is not an edge-sdk bench cache (no bench-key.json); "
+                             "choose another --cache")
+        if json.loads(key_file.read_text()) != key:
+            shutil.rmtree(case.cache)
+    case.cache.mkdir(parents=True, exist_ok=True)
+    if not key_file.is_file():
+        from edge_sdk.fileio import write_atomic
+
+        write_atomic(key_file, json.dumps(key, indent=2))
+
+
+def _cached(path: Path) -> bool:
+    from edge_sdk import manifest
+
+    try:
+        manifest.load(path)
+        return True
+    except Exception:
+        return False
+
+
+def torch_artifact(case: ModelCase) -> tuple[Path, float]:
+    """The eager PyTorch model as trained (RepViT unfused), saved with a manifest so the torch backend loads it."""
+    import torch
+
+    from edge_sdk import manifest
+
+    folder = case.cache / "torch-fp32"
+    path = folder / f"{case.name}.pt"
+    if _cached(path):
+        return path, 0.0
+    t0 = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{path.name}.partial"
+    torch.save(case.trained_state, tmp)
+    os.replace(tmp, path)
+    size = case.prep.crop.size
+    m = manifest.build(path, model=case.name, target="torch", precision="fp32", crop=case.prep.crop,
+                       input_shape=["batch", 3, size, size], checkpoint=case.weights)
+    manifest.write(m, folder / "manifest.json")
+    return path, time.perf_counter() - t0
+
+
+def export_targets(case: ModelCase, targets: list[str], calib: str | None, calib_size: int, threshold: float,
+                   trt_ops_table: str | None) -> dict[str, dict]:
+    """Export the targets without a cached artifact in one ``export()`` call; returns target -> record."""
+    from export.exporter import FORMATS, QUANTIZED, ExportOptions, export
+
+    records, todo = {}, []
+    calib_key = {"calib": None if calib is None else str(calib), "calib_size": calib_size}
+    for t in targets:
+        kind, precision = split_target(t)
+        path = case.cache / f"{kind}-{precision}" / f"{case.name}{FORMATS[(kind, precision)]}"
+        calib_file = path.parent / "bench-calib.json"
+        same_calib = precision not in QUANTIZED or (calib_file.is_file() and json.loads(calib_file.read_text()) == calib_key)
+        if same_calib and _cached(path):
+            m = json.loads((path.parent / "manifest.json").read_text())
+            records[t] = {"ok": True, "path": str(path), "cached": True,
+                          "export_s": ((m.get("export") or {}).get("steps") or {}).get("total_s")}
+        else:
+            todo.append((kind, precision))
+    if todo:
+        needs_calib = any(p in ("int8", "w8a8") for _, p in todo)
+        try:
+            done = export(case.prep.module, out=case.cache, formats=todo, calib=calib if needs_calib else None,
+                          calib_size=calib_size, threshold=threshold, name=case.name,
+                          options=ExportOptions(trt_ops_table=trt_ops_table, parity_crops=16))
+        except Exception as err:  # a whole-model failure (bad calibration data, ...): every target says why
+            msg = f"{type(err).__name__}: {err}"
+            return {**records, **{f"{k}-{p}": {"ok": False, "error": msg} for k, p in todo}}
+        for r in done:
+            t = f"{r['target']}-{r['precision']}"
+            if not r["ok"]:
+                records[t] = {"ok": False, "error": r["error"]}
+                continue
+            path = Path(r["path"])
+            if r["precision"] in QUANTIZED:
+                from edge_sdk.fileio import write_atomic
+
+                write_atomic(path.parent / "bench-calib.json", json.dumps(calib_key))
+            if r["target"] == "tensorrt" and path.with_suffix(".engine").is_file():
+                path = path.with_suffix(".engine")  # built here (TensorRT present): bench the engine
+            records[t] = {"ok": True, "path": str(path), "cached": False, "export_s": r["steps"].get("total_s")}
+    return records
+
+
+# ---------------------------------------------------------------------------------------------- measuring
+def run_job(job: dict, workdir: Path, timeout: float = 1800) -> dict:
+    """Run ``benchmarks.measure`` on ``job`` in a fresh interpreter; a crash or timeout becomes an error."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job_path.write_text(json.dumps(job))
+        try:
+            proc = subprocess.run([sys.executable, "-m", "benchmarks.measure", str(job_path), str(result_path)],
+                                  capture_output=True, text=True, timeout=timeout,
+                                  cwd=str(Path(__file__).resolve().parents[1]))
+        except subprocess.TimeoutExpired:
+            return {"ok": False, "error": f"measurement did not finish within {timeout:.0f} s"}
+        if result_path.is_file():
+            return json.loads(result_path.read_text())
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return {"ok": False, "error": f"measuring process exited with code {proc.returncode}: {' | '.join(tail)}"}
+
+
+def artifact_bytes(path: Path) -> int:
+    from edge_sdk.manifest import size_bytes
+
+    return size_bytes(path)
+
+
+def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict, workdir: Path,
+                   probe: dict | None) -> dict:
+    from export.verify import compare
+
+    np.save(workdir / "x.npy", case.x)
+    np.save(workdir / "parity.npy", case.parity.x)
+    np.save(workdir / "frame.npy", case.frame)
+    job = {"kind": "model", "artifact": str(artifact), "threads": settings["threads"], "warmup": settings["warmup"],
+           "runs": settings["runs"], "inputs": str(workdir / "x.npy"), "parity_inputs": str(workdir / "parity.npy"),
+           "frame": str(workdir / "frame.npy"), "box": case.box}
+    r = run_job(job, workdir)
+    if not r["ok"]:
+        return {"status": "failed to run", "reason": r["error"]}
+    _, precision = split_target(target)
+    parity = compare(case.reference, np.asarray(r["outputs"]), precision, settings["threshold"], case.parity.labels)
+    lat = r["latency_ms"]
+    row = {"status": "ok" if parity["passed"] else "parity failed", "backend": r["backend"], "device": r["device"],
+           "load_s": r["load_s"], "latency_ms": lat, "with_prepost_ms": r["with_prepost_ms"],
+           "throughput_ips": case.batch * 1e3 / lat["mean"], "peak_rss_mb": r["peak_rss_mb"],
+           "rss_before_load_mb": r["rss_before_load_mb"],
+           "parity": {k: parity[k] for k in ("n", "max_abs_logit", "mean_abs_logit", "agreement", "passed", "failures",
+                                              "limits")}}
+    if not parity["passed"]:
+        row["reason"] = "; ".join(parity["failures"])
+    gflops = 2 * case.macs_g * case.batch / (lat["p50"] / 1e3)
+    row["gflops"] = gflops
+    if probe:
+        row["pct_of_peak"] = 100 * gflops / probe["gflops"]
+        row["vs_probe"] = lat["p50"] / probe["ms"]
+    if case.parity.labels is not None:
+        from edge_sdk.metrics import auc
+
+        out, labels = np.asarray(r["outputs"]), case.parity.labels
+        prob = 1 / (1 + np.exp(-out))
+        row["accuracy"] = float(np.mean((prob >= settings["threshold"]) == (labels == 1)))
+        row["auc"] = auc(labels, out)
+    return row
+
+
+def bench(models=DEFAULT_MODELS, targets=DEFAULT_TARGETS, threads: int | None = None, batch: int = 1,
+          warmup: int = 10, runs: int = 100, data: str | None = None, data_limit: int = 64, calib: str | None = None,
+          calib_size: int = 64, out: str | Path = "runs/bench", cache: str | Path | None = None,
+          weights: str | None = None, seed: int = 0, threshold: float = 0.5, e2e: str | None = None,
+          e2e_target: str = "onnx-fp32", trt_ops_table: str | None = None, probe_seconds: float = 1.0,
+          command: str | None = None, progress=print) -> dict:
+    """Run the benchmark and write bench.json / bench.md / plots under ``out``; returns the JSON document."""
+    from edge_sdk.errors import InputError
+
+    models, targets = list(models), list(targets)
+    if weights and len(models) != 1:
+        raise InputError(f"--weights {weights}: give exactly one model with it (got {len(models)})")
+    if batch < 1 or runs < 1 or warmup < 0:
+        raise InputError(f"batch and runs must be >= 1 and warmup >= 0 (got {batch}, {runs}, {warmup})")
+    out = Path(out)
+    cache = Path(cache) if cache else out / "artifacts"
+    calib = calib if calib is not None else data
+    needs_calib = any(split_target(t)[1] in ("int8", "w8a8") for t in targets if t != TORCH and not not_available_here(t))
+    if needs_calib and calib is None:
+        raise InputError("int8 targets need calibration data: --calib DIR (face images/videos), --data DIR, "
+                         "or --calib random for a smoke test")
+    work = out / ".work"
+    work.mkdir(parents=True, exist_ok=True)
+    settings = {"threads": threads, "batch": batch, "warmup": warmup, "runs": runs, "threshold": threshold,
+                "data": data, "calib": calib, "calib_size": calib_size, "seed": None if weights else seed,
+                "weights": weights, "cpus_used": threads or machine()["cores"]}
+    progress(f"[bench] probing the matmul peak ({threads or 'all'} threads)")
+    probe = run_job({"kind": "probe", "threads": threads, "seconds": probe_seconds}, work)
+    probe = probe if probe.get("ok") else None
+    results, e2e_results = [], []
+    for name in models:
+        t0 = time.perf_counter()
+        case = ModelCase(name, weights, seed, cache, data, data_limit, batch)
+        open_cache(case, case.key())
+        progress(f"[bench] {name}: {case.params_m:.2f} M params, {case.macs_g:.3f} GMACs, "
+                 f"{len(case.parity.x)} parity crops ({time.perf_counter() - t0:.1f} s)")
+        runnable = [t for t in targets if t != TORCH and not not_available_here(t)]
+        exported = export_targets(case, runnable, calib, calib_size, threshold, trt_ops_table)
+        if TORCH in targets:
+            path, secs = torch_artifact(case)
+            exported[TORCH] = {"ok": True, "path": str(path), "cached": secs == 0.0, "export_s": round(secs, 2)}
+        rows = {}
+        for target in targets:
+            row = {"model": name, "target": target, "precision": split_target(target)[1], "params_m": case.params_m,
+                   "macs_g": case.macs_g}
+            why = not_available_here(target)
+            if why:
+                row.update(status="not available here", reason=why)
+            elif not exported[target]["ok"]:
+                row.update(status="failed to export", reason=exported[target]["error"])
+            else:
+                rec = exported[target]
+                path = Path(rec["path"])
+                row.update(artifact=str(path), size_mb=artifact_bytes(path) / 1e6, export_s=rec["export_s"],
+                           cached=rec["cached"])
+                progress(f"[bench] {name} {target}: measuring {path.name} ({warmup} warm-up + {runs} runs)")
+                row.update(measure_target(case, target, path, settings, work, probe))
+            progress(f"[bench] {name} {target}: {row['status']}" +
+                     (f", p50 {row['latency_ms']['p50']:.2f} ms" if "latency_ms" in row else
+                      f" ({row.get('reason', '')[:120]})"))
+            rows[target] = row
+        torch_row = rows.get(TORCH)
+        for row in rows.values():
+            if torch_row and "latency_ms" in torch_row and "latency_ms" in row:
+                row["vs_torch"] = row["latency_ms"]["p50"] / torch_row["latency_ms"]["p50"]
+            results.append(row)
+        if e2e:
+            e2e_results.append(_e2e(name, rows, e2e, e2e_target, threads, out, progress))
+    doc = {"schema_version": SCHEMA_VERSION, "tool": "edge-sdk bench", "command": command, "machine": machine(),
+           "settings": settings, "probe": probe, "results": results, "e2e": e2e_results}
+    write_outputs(doc, out)
+    shutil.rmtree(work, ignore_errors=True)
+    return doc
+
+
+def _e2e(name: str, rows: dict, video: str, wanted: str, threads: int | None, out: Path, progress) -> dict:
+    """Frames/s of the whole pipeline on ``video`` with this model's ``wanted`` artifact (else its first runnable one)."""
+    from . import e2e as e2e_mod
+
+    ok = [t for t, r in rows.items() if r["status"] == "ok" and t != TORCH]
+    target = wanted if wanted in ok else (ok[0] if ok else None)
+    if target is None:
+        return {"model": name, "status": "not run", "reason": "no target of this model ran"}
+    progress(f"[bench] {name} {target}: end to end on {Path(video).name}")
+    try:
+        r = e2e_mod.run(video, rows[target]["artifact"], threads=threads, repeats=1, out_dir=out / "e2e" / name)
+    except Exception as err:
+        return {"model": name, "target": target, "status": "failed", "reason": f"{type(err).__name__}: {err}"[:500]}
+    return {"model": name, "target": target, "status": "ok", "video": str(video), "fps": r["pipelined"]["fps_median"],
+            "frames": r["pipelined"]["frames"], "stage_ms": r["pipelined"]["stage_ms_of_best"],
+            "isolated_stage_ms": {k: v["mean"] for k, v in r["isolated"]["stage_ms"].items()}}
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+def validate(doc: dict) -> dict:
+    import jsonschema
+
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    return doc
+
+
+def _f(v, fmt: str = ".2f", none: str = "-") -> str:
+    return none if v is None else format(v, fmt)
+
+
+def to_markdown(doc: dict) -> str:
+    m, s, probe = doc["machine"], doc["settings"], doc["probe"]
+    threads = s["threads"] or f"default ({m['cores']} cores)"
+    head = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}, Python {m['python']}; "
+            + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + f"; {m['when']}.",
+            f"Threads: {threads}; batch {s['batch']}; {s['warmup']} warm-up + {s['runs']} timed runs per target; "
+            f"inputs: {'face crops from ' + str(s['data']) if s['data'] else 'seeded random crops'}.",
+            f"Matmul peak (probe): {probe['gflops']:.1f} GFLOP/s ({probe['what']})." if probe else
+            "Matmul peak: probe failed.", ""]
+    if doc.get("command"):
+        head.insert(0, f"`{doc['command']}`\n")
+    has_acc = any("auc" in r for r in doc["results"])
+    cols = ["model", "target", "status", "params (M)", "GMACs", "size (MB)", "mean ms", "p50 ms", "p90 ms", "p99 ms",
+            "img/s", "p50 with pre/post ms", "peak RSS (MB)", "GFLOP/s (% peak)", "max abs d logit", "vs torch"]
+    if has_acc:
+        cols += ["accuracy", "AUC"]
+    lines = head + ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    notes: list[str] = []
+    for r in doc["results"]:
+        lat, pp, par = r.get("latency_ms"), r.get("with_prepost_ms"), r.get("parity")
+        status = r["status"]
+        if r.get("reason"):  # one footnote per distinct reason
+            reason = r["reason"][:300]
+            if reason not in notes:
+                notes.append(reason)
+            status += f" [{notes.index(reason) + 1}]"
+        cells = [r["model"], r["target"], status, _f(r["params_m"]), _f(r["macs_g"], ".3f"), _f(r.get("size_mb")),
+                 _f(lat and lat["mean"]), _f(lat and lat["p50"]), _f(lat and lat["p90"]), _f(lat and lat["p99"]),
+                 _f(r.get("throughput_ips"), ".1f"), _f(pp and pp["p50"]), _f(r.get("peak_rss_mb"), ".0f"),
+                 f"{r['gflops']:.1f} ({r.get('pct_of_peak', 0):.0f}%)" if "gflops" in r else "-",
+                 _f(par and par["max_abs_logit"], ".2e"), _f(r.get("vs_torch"), ".2f") + ("x" if "vs_torch" in r else "")]
+        if has_acc:
+            cells += [_f(r.get("accuracy"), ".3f"), _f(r.get("auc"), ".3f")]
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    lines += [""] + [f"- [{i}] {n}" for i, n in enumerate(notes, 1)] if notes else []
+    lines += ["", "Latency is the runtime call alone (input already a tensor); \"with pre/post\" adds cropping and "
+              "normalising the face from a frame and the sigmoid. vs torch = p50 / p50 of eager PyTorch (eval mode, as "
+              "trained) for the same model: below 1 is faster. GFLOP/s counts 2 x MACs per image; the peak is the fp32 "
+              "matmul probe's, so int8 kernels can pass 100%."]
+    summary = model_summary(doc)
+    if summary:
+        lines += ["", "| model | MACs counted (G) | MACs published (G) | eager PyTorch p50 ms | fastest here | its p50 ms | "
+                  "speed-up over eager | published latency |", "|---|---|---|---|---|---|---|---|"]
+        for s in summary:
+            pub = PUBLISHED.get(s["model"], {})
+            where = f"{pub['latency_ms']} ms ({pub['where']}, {pub['source']})" if "latency_ms" in pub else "-"
+            lines.append(f"| {s['model']} | {s['macs_g']:.3f} | {_f(pub.get('macs_g'))} | {_f(s['torch_p50'])} | "
+                         f"{s['fastest']} | {s['fastest_p50']:.2f} | "
+                         f"{_f(s['speedup'], '.1f')}{'x' if s['speedup'] else ''} | {where} |")
+    if doc.get("e2e"):
+        lines += ["", "| model | artifact | end-to-end frames/s | decode ms | detect ms | crop ms | model ms |",
+                  "|---|---|---|---|---|---|---|"]
+        for e in doc["e2e"]:
+            if e["status"] != "ok":
+                lines.append(f"| {e['model']} | {e.get('target', '-')} | {e['status']}: {e['reason'][:80]} | | | | |")
+                continue
+            st = e["isolated_stage_ms"]
+            lines.append(f"| {e['model']} | {e['target']} | {e['fps']:.1f} | {st['decode']:.2f} | {st['detect']:.2f} | "
+                         f"{st['crop']:.2f} | {st['model']:.2f} |")
+    if doc.get("gate"):
+        from .gate import to_markdown as gate_md
+
+        lines += ["", gate_md(doc["gate"])]
+    return "\n".join(lines)
+
+
+def model_summary(doc: dict) -> list[dict]:
+    """Per model: counted MACs, eager PyTorch p50, and the fastest target that passed parity here."""
+    out = []
+    for model in dict.fromkeys(r["model"] for r in doc["results"]):
+        rows = [r for r in doc["results"] if r["model"] == model and r["status"] == "ok"]
+        exported = [r for r in rows if r["target"] != TORCH]
+        if not exported:
+            continue
+        best = min(exported, key=lambda r: r["latency_ms"]["p50"])
+        eager = next((r for r in rows if r["target"] == TORCH), None)
+        torch_p50 = eager["latency_ms"]["p50"] if eager else None
+        out.append({"model": model, "macs_g": best["macs_g"], "torch_p50": torch_p50, "fastest": best["target"],
+                    "fastest_p50": best["latency_ms"]["p50"],
+                    "speedup": torch_p50 / best["latency_ms"]["p50"] if torch_p50 else None})
+    return out
+
+
+def write_outputs(doc: dict, out: Path) -> None:
+    from edge_sdk.fileio import write_atomic
+
+    validate(doc)
+    write_atomic(out / "bench.json", json.dumps(doc, indent=2) + "\n")
+    write_atomic(out / "bench.md", to_markdown(doc) + "\n")
+    try:
+        from .plots import plot
+
+        plot(doc, out)
+    except ImportError as err:  # matplotlib is in the `bench` extra; the table and JSON do not need it
+        print(f"[bench] plots skipped: {err} (pip install 'edge-sdk[bench]')", file=sys.stderr)
+
+
+def main(args) -> int:
+    """The ``edge-sdk bench`` verb (argparse namespace from ``edge_sdk.cli``)."""
+    from .gate import gate, load_baseline
+    from .gate import to_markdown as gate_md
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else list(DEFAULT_MODELS)
+    targets = parse_targets(args.targets)
+    baseline = load_baseline(args.baseline) if args.baseline else None  # fail early on a bad baseline path
+    doc = bench(models, targets, threads=args.threads, batch=args.batch, warmup=args.warmup, runs=args.runs,
+                data=args.data, data_limit=args.data_limit, calib=args.calib, calib_size=args.calib_size, out=args.out,
+                cache=args.cache, weights=args.weights, seed=args.seed, e2e=args.e2e, e2e_target=args.e2e_target,
+                trt_ops_table=args.trt_ops_table, command="edge-sdk bench " + " ".join(args.argv))
+    code = 0
+    if baseline is not None:
+        doc["gate"] = gate(doc, baseline, max_regression=args.max_regression, reference=args.reference,
+                           check=args.gate, parity_slack=args.parity_slack, baseline_path=args.baseline)
+        write_outputs(doc, Path(args.out))
+        code = 0 if doc["gate"]["passed"] else 1
+    print(to_markdown(doc))
+    if args.write_baseline:
+        from edge_sdk.fileio import write_atomic
+
+        write_atomic(args.write_baseline, json.dumps({k: v for k, v in doc.items() if k != "gate"}, indent=2) + "\n")
+        print(f"\nwrote baseline {args.write_baseline}")
+    print(f"\nwrote {args.out}/bench.json, bench.md, latency.png, size_vs_latency.png")
+    if baseline is not None:
+        print(gate_md(doc["gate"]).splitlines()[0], file=sys.stderr)
+    return code

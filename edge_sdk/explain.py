@@ -1,0 +1,321 @@
+"""Where the detector looks: class-activation heatmaps per face, per branch, with the `grad-cam` package.
+
+    edge-sdk explain photo.jpg clip.mp4 --model ms_eff_gcvit_b0.bin --branch high --method gradcam++ --out explain/
+
+Each face is found and cropped exactly as the runtime does (MediaPipe + the model's crop spec),
+scored by the PyTorch model, and explained on that crop. What the project supplies are the
+target layers and the reshape of token maps; the CAM methods are pytorch-grad-cam's:
+
+* MS-Eff-GCViT: ``low`` and ``high`` are the two global-context ViT branches, read at the
+  branch's final norm, a channels-last token map (B, h, w, C) turned into (B, C, h, w);
+  ``backbone`` is the EfficientNet's last feature stage. DeepGuard shows HiResCAM,
+  GradCAM-elementwise and LayerCAM on the low branch, EigenGradCAM, GradCAM++ and XGradCAM on
+  the high one; the defaults follow that (``hirescam`` low, ``gradcam++`` high).
+* RepViT: ``last``, its final stage.
+
+Heatmaps need gradients, so an exported artifact (.onnx, .pte, .engine, .mlpackage) is explained
+through the PyTorch checkpoint its manifest records (or ``weights=``). The target is P(fake):
+the gradient of the fake logit. Videos: the faces of the ``top`` most suspicious sampled frames.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EdgeSDKError, InputError
+
+METHODS = {"gradcam": "GradCAM", "gradcam++": "GradCAMPlusPlus", "hirescam": "HiResCAM",
+           "gradcam-elementwise": "GradCAMElementWise", "layercam": "LayerCAM", "eigengradcam": "EigenGradCAM",
+           "xgradcam": "XGradCAM", "eigencam": "EigenCAM", "scorecam": "ScoreCAM", "ablationcam": "AblationCAM"}
+DEFAULT_METHOD = {"low": "hirescam", "high": "gradcam++", "backbone": "gradcam", "last": "gradcam"}
+EXPORTED = {".onnx", ".pte", ".engine", ".plan", ".mlpackage", ".mlmodel"}
+
+
+def _channels_last_to_nchw(t):
+    return t.permute(0, 3, 1, 2)
+
+
+def branches(model) -> list[str]:
+    if hasattr(model, "l_gcvit") and hasattr(model, "h_gcvit"):
+        return ["low", "high", "backbone"]
+    if hasattr(model, "stages"):
+        return ["last"]
+    return []
+
+
+def target_layer(model, branch: str):
+    """(layer, reshape transform) for ``branch`` of ``model``; an unknown branch names the ones it has."""
+    have = branches(model)
+    if branch not in have:
+        what = type(model).__name__
+        raise InputError(f"{what} has no branch {branch!r} to explain: it has {', '.join(have) or 'none we know'}")
+    if branch == "low":
+        return model.l_gcvit.norm, _channels_last_to_nchw
+    if branch == "high":
+        return model.h_gcvit.norm, _channels_last_to_nchw
+    if branch == "backbone":
+        backbone = model.feat_extractor.backbone  # the stage that makes the high branch's input map (NCHW)
+        return backbone.get_submodule(backbone.feature_info.module_name()[-1]), None
+    return model.stages[-1], None
+
+
+def _read_manifest_model(path: Path, weights) -> tuple[str, str | None]:
+    from . import manifest
+
+    m = manifest.load(path, verify_sha256=False)
+    ckpt = weights or m["model"].get("checkpoint")
+    if path.suffix.lower() in EXPORTED and ckpt is None:
+        raise InputError(f"{path} is an exported {m['target']} artifact: heatmaps need gradients, so they are made with "
+                         "the PyTorch model, and this manifest records no checkpoint (a random-init export); pass the "
+                         "checkpoint it was exported from with --weights")
+    return m["model"]["name"], ckpt
+
+
+def load_model(model, weights: str | Path | None = None, arch: str | None = None):
+    """A PyTorch module from a module, a zoo name, a checkpoint, or an exported artifact's manifest."""
+    import torch
+
+    from .models import create_model, load_checkpoint, load_deepguard_checkpoint
+
+    if isinstance(model, torch.nn.Module):
+        return model.eval(), getattr(model, "default_cfg", {}).get("architecture", type(model).__name__)
+    p = Path(str(model))
+    if p.exists():
+        from . import manifest
+
+        has_manifest = True
+        try:
+            manifest.find(p)
+        except EdgeSDKError:
+            has_manifest = False
+        if p.suffix.lower() in EXPORTED or (has_manifest and arch is None):
+            name, ckpt = _read_manifest_model(p, weights)
+            if p.suffix.lower() not in EXPORTED:
+                ckpt = weights or str(p)
+        elif arch is not None:
+            name, ckpt = arch, str(p)
+        else:  # a DeepGuard checkpoint: the variant is read from its tensor shapes
+            return load_deepguard_checkpoint(str(p)).eval(), "deepguard checkpoint"
+        net = create_model(name)
+        if ckpt is not None:
+            load_checkpoint(net, str(ckpt))
+        return net.eval(), name
+    net = create_model(str(model))
+    if weights is not None:
+        load_checkpoint(net, str(weights))
+    return net.eval(), str(model)
+
+
+@dataclass
+class Explanation:
+    crop: np.ndarray      # (S, S, 3) uint8, as the model saw it
+    heatmap: np.ndarray   # (S, S) float32 in [0, 1]
+    logit: float
+
+    @property
+    def p_fake(self) -> float:
+        return float(1 / (1 + np.exp(-self.logit)))
+
+    def overlay(self) -> np.ndarray:
+        from pytorch_grad_cam.utils.image import show_cam_on_image
+
+        return show_cam_on_image(self.crop.astype(np.float32) / 255, self.heatmap, use_rgb=True)
+
+
+class Explainer:
+    """Heatmaps for face crops: ``explain_crops(uint8 (N, S, S, 3)) -> [Explanation]``."""
+
+    def __init__(self, model, weights=None, method: str | None = None, branch: str | None = None,
+                 arch: str | None = None):
+        from .preprocess import CropSpec
+
+        self.model, self.name = load_model(model, weights, arch)
+        have = branches(self.model)
+        if not have:
+            raise InputError(f"{self.name}: no explainable branch known for {type(self.model).__name__} "
+                             "(MS-Eff-GCViT and RepViT are supported)")
+        self.branch = branch or ("high" if "high" in have else have[0])
+        self.method = method or DEFAULT_METHOD[self.branch]
+        if self.method not in METHODS:
+            raise InputError(f"unknown CAM method {self.method!r}: choose one of {', '.join(METHODS)}")
+        self.layer, self.reshape = target_layer(self.model, self.branch)
+        self.spec = CropSpec.for_model(self.model.pretrained_cfg)
+
+    def scores(self, crops: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self.model(torch.from_numpy(self.spec.to_tensor(crops))).reshape(-1).numpy()
+
+    def explain_crops(self, crops: np.ndarray) -> list[Explanation]:
+        import pytorch_grad_cam
+        import torch
+        from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
+
+        if len(crops) == 0:
+            return []
+        x = torch.from_numpy(self.spec.to_tensor(crops))
+        cls = getattr(pytorch_grad_cam, METHODS[self.method])
+        with cls(model=self.model, target_layers=[self.layer], reshape_transform=self.reshape) as cam:
+            maps = cam(input_tensor=x, targets=[BinaryClassifierOutputTarget(1)] * len(crops))
+        logits = self.scores(crops)
+        return [Explanation(c, np.nan_to_num(m.astype(np.float32)), float(z)) for c, m, z in zip(crops, maps, logits)]
+
+
+def randomized_head_correlations(ex: Explainer, crops: np.ndarray, seeds=(1, 2, 3)) -> list[float]:
+    """Adebayo et al. (2018)'s model-randomisation check: the correlation of each heatmap with the heatmap
+    of the same model whose classifier head was re-drawn at random (one value per seed, faces pooled).
+    A method that explains the model gives low correlations; a map that only shows the input edges does
+    not. A randomised model whose map is constant counts as 0 (nothing of the original map left)."""
+    import copy
+
+    import torch
+
+    base = np.stack([e.heatmap for e in ex.explain_crops(crops)]).ravel()
+    out = []
+    for seed in seeds:
+        model = copy.deepcopy(ex.model)
+        g = torch.Generator().manual_seed(seed)
+        heads = [getattr(model, n) for n in ("head", "head_dist") if isinstance(getattr(model, n, None), torch.nn.Module)]
+        with torch.no_grad():
+            for layer in (m for h in heads for m in h.modules() if isinstance(m, torch.nn.Linear)):
+                layer.weight.copy_(torch.randn(layer.weight.shape, generator=g) * float(layer.weight.std()))
+        other = Explainer(model, method=ex.method, branch=ex.branch)
+        maps = np.stack([e.heatmap for e in other.explain_crops(crops)]).ravel()
+        out.append(0.0 if maps.std() == 0 or base.std() == 0 else float(np.corrcoef(base, maps)[0, 1]))
+    return out
+
+
+def _png(path: Path, rgb: np.ndarray) -> str:
+    import cv2
+
+    from .fileio import write_atomic
+
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise InputError(f"{path}: PNG encoding failed")
+    write_atomic(path, buf.tobytes())
+    return path.name
+
+
+def _read_png(path: str) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _colormap(heat: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(cv2.applyColorMap(np.uint8(255 * np.clip(heat, 0, 1)), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
+def _faces_of_image(ex: Explainer, rgb: np.ndarray, det) -> tuple[list, np.ndarray]:
+    faces = det.detect(rgb)
+    crops = np.stack([ex.spec.crop(rgb, f.box) for f in faces]) if faces else np.zeros((0, 1, 1, 3), np.uint8)
+    return faces, crops
+
+
+def explain_path(ex: Explainer, path: Path, out: Path, det, frames: int = 16, top: int = 4) -> dict:
+    """Explain one image (every face) or video (faces of the ``top`` most suspicious of ``frames`` sampled)."""
+    from .pipeline import media_kind
+    from .preprocess import load_image
+    from .video import sample_frames
+
+    kind = media_kind(path)
+    items = []  # (frame index or None, face, crop)
+    if kind == "image":
+        faces, crops = _faces_of_image(ex, load_image(path), det)
+        items = [(None, f, c) for f, c in zip(faces, crops)]
+    else:
+        scored = []
+        for _, index, _, rgb in sample_frames(path, frames=frames):
+            faces, crops = _faces_of_image(ex, rgb, det)
+            if faces:
+                scored.append((float(ex.scores(crops).max()), index, faces, crops))
+        for _, index, faces, crops in sorted(scored, key=lambda s: -s[0])[:top]:
+            items += [(index, f, c) for f, c in zip(faces, crops)]
+    record = {"path": str(path), "kind": kind, "model": ex.name, "branch": ex.branch, "method": ex.method,
+              "faces": []}
+    if not items:
+        record["verdict"] = "no_face"
+        return record
+    explanations = ex.explain_crops(np.stack([c for _, _, c in items]))
+    out.mkdir(parents=True, exist_ok=True)
+    for i, ((index, face, _), e) in enumerate(zip(items, explanations)):
+        stem = (f"frame{index:05d}_" if index is not None else "") + f"face{i}"
+        record["faces"].append({
+            "frame": index, "box": [round(float(v), 1) for v in face.box], "p_fake": e.p_fake, "logit": e.logit,
+            "crop": str(out / _png(out / f"{stem}_crop.png", e.crop)),
+            "heatmap": str(out / _png(out / f"{stem}_heatmap.png", _colormap(e.heatmap))),
+            "overlay": str(out / _png(out / f"{stem}_overlay.png", e.overlay())),
+            "heatmap_stats": {"min": float(e.heatmap.min()), "max": float(e.heatmap.max()),
+                              "mean": float(e.heatmap.mean())}})
+    return record
+
+
+def to_html(records: list[dict], root: Path) -> str:
+    def rel(p: str) -> str:
+        return html.escape(str(Path(p).relative_to(root)))
+
+    rows = []
+    for r in records:
+        title = html.escape(Path(r["path"]).name)
+        if r.get("error"):
+            rows.append(f"<h2>{title}</h2><p class='error'>{html.escape(r['error'])}</p>")
+            continue
+        sanity = r.get("randomized_head_correlation")
+        check = (f"; model-randomisation check: correlation with random-head maps "
+                 f"{', '.join(f'{c:.2f}' for c in sanity)}" if sanity else "")
+        rows.append(f"<h2>{title}</h2><p>{html.escape(r['model'])}, branch <b>{html.escape(r['branch'])}</b>, "
+                    f"{html.escape(r['method'])}{check}</p>")
+        if not r["faces"]:
+            rows.append("<p>no face found</p>")
+            continue
+        rows.append("<table><tr><th>face</th><th>P(fake)</th><th>crop</th><th>heatmap</th><th>overlay</th></tr>")
+        for i, f in enumerate(r["faces"]):
+            where = f"frame {f['frame']}, " if f["frame"] is not None else ""
+            rows.append(f"<tr><td>{where}face {i}</td><td>{f['p_fake']:.3f}</td>"
+                        + "".join(f"<td><img src='{rel(f[k])}' alt='{k}' width='160'></td>"
+                                  for k in ("crop", "heatmap", "overlay")) + "</tr>")
+        rows.append("</table>")
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>edge-sdk explain</title><style>"
+            "body{font-family:sans-serif;margin:2em}td,th{padding:4px 8px;text-align:center}.error{color:#b00}"
+            "</style></head><body><h1>Where the detector looks</h1>"
+            "<p>Class-activation heatmaps of P(fake) on each face crop, as the model saw it.</p>"
+            + "\n".join(rows) + "</body></html>\n")
+
+
+def explain(paths, model, out: str | Path = "explain", weights=None, method: str | None = None,
+            branch: str | None = None, arch: str | None = None, frames: int = 16, top: int = 4,
+            face_model: str | None = None, min_confidence: float = 0.5, sanity: bool = False) -> list[dict]:
+    """``edge-sdk explain``: one record per input (faces with P(fake) and PNG paths); writes index.html and
+    explain.json in ``out``. A bad input gets an error record and the others go on. ``sanity``: add the
+    model-randomisation correlations (:func:`randomized_head_correlations`) per input."""
+    from .faces import FaceDetector
+    from .fileio import write_atomic
+    from .pipeline import annotation_names, expand_paths
+
+    out = Path(out)
+    ex = Explainer(model, weights, method, branch, arch)
+    files = expand_paths(paths)
+    records = []
+    with FaceDetector(face_model, min_confidence=min_confidence) as det:
+        for f, name in zip(files, annotation_names(files, out)):
+            folder = name.with_name(name.name.replace(".annotated", ""))
+            try:
+                record = explain_path(ex, f, folder, det, frames=frames, top=top)
+                if sanity and record["faces"]:
+                    crops = np.stack([_read_png(face["crop"]) for face in record["faces"]])
+                    record["randomized_head_correlation"] = randomized_head_correlations(ex, crops)
+                records.append(record)
+            except Exception as err:  # recorded; the other inputs go on
+                records.append({"path": str(f), "error": f"{type(err).__name__}: {err}"})
+    write_atomic(out / "explain.json", json.dumps(records, indent=2) + "\n")
+    write_atomic(out / "index.html", to_html(records, out))
+    return records
