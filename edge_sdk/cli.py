@@ -67,6 +67,51 @@ def _explain(args: argparse.Namespace) -> int:
     return 1 if any("error" in r for r in records) else 0
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    import json
+
+    from distill.prepare import prepare
+
+    report = prepare(args.root, args.out, layout=args.layout, frames=args.frames, size=args.size, margin=args.margin,
+                     split_dir=args.split_dir, compression=args.compression, val=args.val, test=args.test,
+                     seed=args.seed, shard=args.shard, workers=args.workers, retry_failed=args.retry_failed,
+                     index_only=args.index_only, face_model=args.face_model, progress=not args.quiet)
+    print(json.dumps({k: v for k, v in report.items() if k != "errors"}, indent=2))
+    for e in report["errors"][:20]:
+        print(f"failed: {e['video']}: {e['error']}", file=sys.stderr)
+    if report["identity_leaks"]:
+        print(f"identity leak across splits: {', '.join(report['identity_leaks'][:10])}", file=sys.stderr)
+    return 1 if report["errors"] or report["identity_leaks"] else 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import json
+
+    from distill.train import TrainConfig, train
+
+    overrides = {k: getattr(args, k) for k in ("model", "index", "out", "epochs", "batch_size", "lr", "weight_decay",
+                                                "img_size", "pseudo_fakes", "steps_per_epoch", "seed", "workers",
+                                                "weights", "patience")}
+    if args.verb == "distill":
+        overrides.update(model=args.student, teacher=args.teacher, teacher_model=args.teacher_model, alpha=args.alpha,
+                         tau=args.tau, cache_dir=args.cache_dir)
+    cfg = TrainConfig.from_recipe(args.recipe, **overrides)
+    result = train(cfg, resume=args.resume)
+    print(json.dumps(result["best"], indent=2, default=float))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from distill.evaluate import evaluate
+
+    report = evaluate(args.model, args.index, split=args.split, out=args.out, threshold=args.threshold,
+                      choose_threshold=args.choose_threshold, img_size=args.img_size, model_name=args.arch)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def _camera(args: argparse.Namespace) -> int:
     import json
 
@@ -172,6 +217,71 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--fps", type=float, default=None, help="instead: frames at this rate")
     det.add_argument("--aggregate", default="confident", choices=["mean", "vote", "confident"])
     det.set_defaults(func=_detect)
+
+    pr = verbs.add_parser("prepare", help="face crops + index from FF++ / Celeb-DF / KoDF / real-fake trees / CSV",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    pr.add_argument("root", help="dataset folder (layout detected) or a CSV with path,label[,split,identity,method]")
+    pr.add_argument("--out", required=True, help="crops/, videos/ (one record per video), index.csv, prepare.json")
+    pr.add_argument("--layout", default="auto", choices=["auto", "ffpp", "celebdf", "kodf", "generic", "csv"])
+    pr.add_argument("--frames", type=int, default=20, help="frames per video (uniform with seeded jitter)")
+    pr.add_argument("--size", type=int, default=384, help="crop size in pixels (train at any size up to it)")
+    pr.add_argument("--margin", type=float, default=None, help="margin around the face box per side (default 0.2)")
+    pr.add_argument("--split-dir", default=None, help="FaceForensics++ official split folder (train/val/test.json)")
+    pr.add_argument("--compression", default=None, help="FaceForensics++ compression to take (raw, c23, c40)")
+    pr.add_argument("--val", type=float, default=0.1, help="share of identity groups for validation")
+    pr.add_argument("--test", type=float, default=0.1, help="share of identity groups for test")
+    pr.add_argument("--seed", type=int, default=0, help="split seed")
+    pr.add_argument("--shard", default=None, metavar="I/N", help="process only every N-th video from the I-th")
+    pr.add_argument("--workers", type=int, default=1, help="processes")
+    pr.add_argument("--retry-failed", action="store_true", help="process videos whose earlier attempt failed")
+    pr.add_argument("--index-only", action="store_true", help="only rebuild index.csv and prepare.json")
+    pr.add_argument("--face-model", default=None, help="BlazeFace .tflite (default: cache / EDGE_SDK_FACE_MODEL)")
+    pr.add_argument("--quiet", action="store_true")
+    pr.set_defaults(func=_prepare)
+
+    for verb in ("train", "distill"):
+        helps = {"train": "train a teacher (or any zoo model) on an index made by prepare; torchrun for many GPUs",
+                 "distill": "train a student from a teacher checkpoint (soft targets, RepViT distillation head)"}
+        tr = verbs.add_parser(verb, help=helps[verb], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        tr.add_argument("--index", required=True, help="folder with index.csv (edge-sdk prepare)")
+        if verb == "train":
+            tr.add_argument("--model", default=None, help="zoo name (default: the recipe's)")
+        else:
+            tr.add_argument("--teacher", required=True, help="teacher checkpoint (best.pt of edge-sdk train)")
+            tr.add_argument("--teacher-model", default=None, help="zoo name of the teacher (default: read from it)")
+            tr.add_argument("--student", required=True, help="ms_eff_gcvit_b0, repvit_m0_9, repvit_m1_1, ...")
+            tr.add_argument("--alpha", type=float, default=None, help="weight of the soft-target loss")
+            tr.add_argument("--tau", type=float, default=None, help="temperature")
+            tr.add_argument("--cache-dir", default=None, help="teacher-logit cache (default: OUT/teacher_cache)")
+            tr.set_defaults(model=None)
+        tr.add_argument("--recipe", default={"train": "deepguard_b5", "distill": "student"}[verb],
+                        help="built-in name (deepguard_b0, deepguard_b5, student) or a YAML file")
+        tr.add_argument("--out", required=True, help="checkpoints (last.pt, best.pt), metrics.csv/json, config.json")
+        tr.add_argument("--epochs", type=int, default=None)
+        tr.add_argument("--batch-size", type=int, default=None)
+        tr.add_argument("--lr", type=float, default=None, help="learning rate of a single-group model")
+        tr.add_argument("--weight-decay", type=float, default=None)
+        tr.add_argument("--img-size", type=int, default=None, help="input size (models that take any)")
+        tr.add_argument("--pseudo-fakes", default=None, choices=["sbi"], help="self-blended fakes from real crops")
+        tr.add_argument("--steps-per-epoch", type=int, default=None)
+        tr.add_argument("--patience", type=int, default=None, help="early stopping on validation loss")
+        tr.add_argument("--weights", default=None, help="initial weights")
+        tr.add_argument("--seed", type=int, default=None)
+        tr.add_argument("--workers", type=int, default=None, help="data-loading processes")
+        tr.add_argument("--resume", action="store_true", help="continue from OUT/last.pt exactly")
+        tr.set_defaults(func=_train)
+
+    ev = verbs.add_parser("eval", help="frame/video AUC, accuracy, EER, AP, log loss, ROC of a checkpoint on indexes",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ev.add_argument("--model", required=True, help="checkpoint (best.pt of edge-sdk train / distill)")
+    ev.add_argument("--arch", default=None, help="zoo name when the checkpoint does not record it")
+    ev.add_argument("--index", action="append", required=True, help="index folder; repeat for cross-dataset")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--threshold", type=float, default=None, help="default: the checkpoint's (chosen on val)")
+    ev.add_argument("--choose-threshold", action="store_true", help="pick it on the first index's val split")
+    ev.add_argument("--img-size", type=int, default=None)
+    ev.add_argument("--out", default="runs/eval", help="eval.json, roc_<index>.png, threshold.json")
+    ev.set_defaults(func=_eval)
 
     xp = verbs.add_parser("explain", help="class-activation heatmaps of P(fake) per face and branch (PyTorch model)",
                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -89,6 +89,17 @@ class CropSpec:
             raise InputError(f"face box {tuple(round(v, 1) for v in box)} lies outside the {W}x{H} image")
         return left, top, right, bottom
 
+    def map_points(self, points, box, image_wh: tuple[int, int]) -> np.ndarray:
+        """Image pixel points (K, 2) -> the same points in the crop's pixels (what ``crop`` does to them)."""
+        left, top, right, bottom = self.crop_rect(box, image_wh)
+        pw, ph = right - left, bottom - top
+        p = np.asarray(points, np.float64).reshape(-1, 2) - (left, top)
+        if self.resize == "stretch":
+            return p * (self.size / pw, self.size / ph)
+        scale = self.size / max(ph, pw)
+        nw, nh = max(1, min(self.size, _round(pw * scale))), max(1, min(self.size, _round(ph * scale)))
+        return p * (nw / pw, nh / ph) + ((self.size - nw) // 2, (self.size - nh) // 2)
+
     def crop(self, image_rgb: np.ndarray, box) -> np.ndarray:
         """uint8 RGB crop (size, size, 3) of ``box`` from an RGB uint8 image."""
         import cv2

@@ -36,8 +36,10 @@ def sample_indices(total: int, frames: int | None = 32, every: int | None = None
 
 
 def sample_frames(path: str | Path, frames: int | None = 32, every: int | None = None,
-                  fps: float | None = None) -> Iterator[tuple[dict, int, int, np.ndarray]]:
+                  fps: float | None = None, indices=None) -> Iterator[tuple[dict, int, int, np.ndarray]]:
     """Yield (info, frame_index, timestamp_ms, rgb) for the sampled frames, decoding sequentially.
+
+    ``indices``: a function ``(frame_count) -> frame indices`` instead of ``frames``/``every``/``fps``.
 
     The container's frame count can overstate a truncated file; reading stops at the last
     decodable frame and ``info['frames_read']`` says how far it got.
@@ -50,7 +52,7 @@ def sample_frames(path: str | Path, frames: int | None = 32, every: int | None =
         src_fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
         info = {"frame_count": total, "fps": round(src_fps, 3),
                 "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))}
-        wanted = set(sample_indices(total, frames, every, fps, src_fps))
+        wanted = set(indices(total) if indices else sample_indices(total, frames, every, fps, src_fps))
         last = max(wanted) if wanted else -1
         index = 0
         while index <= last:

@@ -1,0 +1,138 @@
+"""``edge-sdk eval``: frame- and video-level metrics of a checkpoint on one or more indexes (cross-dataset in one go).
+
+    edge-sdk eval --model runs/b0/best.pt --index data/ffpp --index data/celebdf --split test --out runs/eval
+
+Per index: frame-level AUC, accuracy at the threshold, EER, average precision, log loss and the
+confusion matrix; video-level the same on the mean frame probability per video (DeepfakeBench's
+video AUC); a ROC curve PNG. The threshold is the checkpoint's (chosen on validation by training)
+unless ``threshold`` is given; ``--choose-threshold`` picks it on the index's ``val`` split and writes
+``threshold.json`` for ``edge-sdk export --threshold``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edge_sdk.errors import InputError
+from edge_sdk.fileio import write_atomic
+from edge_sdk.metrics import auc
+
+
+def roc(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-scores, kind="mergesort")
+    y = labels[order]
+    tp, fp = np.cumsum(y == 1), np.cumsum(y == 0)
+    tpr = np.concatenate([[0], tp / max(1, tp[-1])])
+    fpr = np.concatenate([[0], fp / max(1, fp[-1])])
+    return fpr, tpr
+
+
+def eer(labels: np.ndarray, scores: np.ndarray) -> float:
+    fpr, tpr = roc(labels, scores)
+    fnr = 1 - tpr
+    i = int(np.argmin(np.abs(fnr - fpr)))
+    return float((fpr[i] + fnr[i]) / 2)
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    order = np.argsort(-scores, kind="mergesort")
+    y = labels[order] == 1
+    if not y.any():
+        return float("nan")
+    precision = np.cumsum(y) / np.arange(1, len(y) + 1)
+    return float(precision[y].mean())
+
+
+def summary(labels: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    eps = 1e-7
+    pred = p >= threshold
+    both = len(set(labels.tolist())) == 2
+    return {"n": int(len(labels)), "auc": auc(labels, p) if both else None,
+            "acc": float(np.mean(pred == (labels == 1))), "eer": eer(labels, p) if both else None,
+            "ap": average_precision(labels, p) if both else None,
+            "log_loss": float(-np.mean(labels * np.log(p + eps) + (1 - labels) * np.log(1 - p + eps))),
+            "confusion": {"tn": int(np.sum(~pred & (labels == 0))), "fp": int(np.sum(pred & (labels == 0))),
+                          "fn": int(np.sum(~pred & (labels == 1))), "tp": int(np.sum(pred & (labels == 1)))},
+            "threshold": threshold}
+
+
+def predict(model, rows: list[dict], size: int, mean, std, batch: int = 32) -> np.ndarray:
+    from .train import CropDataset
+
+    ds = CropDataset(rows, size, mean, std)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(ds), batch):
+            x = torch.stack([ds[k][0] for k in range(i, min(i + batch, len(ds)))])
+            out.append(model(x).reshape(-1).float())
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+def evaluate(model_path: str, indexes: list[str], split: str = "test", out: str | Path = "runs/eval",
+             threshold: float | None = None, choose_threshold: bool = False, img_size: int | None = None,
+             model_name: str | None = None) -> dict:
+    from .train import choose_threshold as pick
+    from .train import load_teacher, read_rows
+
+    model, name = load_teacher(model_path, model_name)
+    ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
+    pcfg = model.pretrained_cfg
+    size = img_size or pcfg["input_size"][-1]
+    mean, std = pcfg.get("mean", (0.485, 0.456, 0.406)), pcfg.get("std", (0.229, 0.224, 0.225))
+    thr = threshold if threshold is not None else float(ckpt.get("threshold", 0.5)) if isinstance(ckpt, dict) else 0.5
+    out = Path(out)
+    report = {"model": name, "checkpoint": str(model_path), "split": split, "indexes": {}}
+    if choose_threshold:
+        val = read_rows(indexes[0], "val")
+        if not val:
+            raise InputError(f"--choose-threshold: {indexes[0]} has no val split")
+        thr = pick(np.asarray([r["label"] for r in val]), predict(model, val, size, mean, std))
+        write_atomic(out / "threshold.json", json.dumps({"threshold": thr, "chosen_on": f"{indexes[0]} val"}))
+    for index in indexes:
+        rows = read_rows(index, split)
+        if not rows:
+            raise InputError(f"{index}: no rows in split {split!r}")
+        logits = predict(model, rows, size, mean, std)
+        p = 1 / (1 + np.exp(-logits))
+        labels = np.asarray([r["label"] for r in rows])
+        videos: dict[str, list[int]] = {}
+        for k, r in enumerate(rows):
+            videos.setdefault(r["video_id"], []).append(k)
+        vp = np.asarray([p[v].mean() for v in videos.values()])
+        vl = np.asarray([labels[v[0]] for v in videos.values()])
+        key = Path(index).name
+        report["indexes"][key] = {"frame": summary(labels, p, thr), "video": summary(vl, vp, thr)}
+        _roc_png(out / f"roc_{key}.png", labels, p, vl, vp, f"{name} on {key} ({split})")
+    report["threshold"] = thr
+    write_atomic(out / "eval.json", json.dumps(report, indent=2))
+    return report
+
+
+def _roc_png(path: Path, labels, p, vl, vp, title: str) -> None:
+    if len(set(labels.tolist())) < 2:
+        return
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for lab, sc, name in ((labels, p, "frame"), (vl, vp, "video")):
+        if len(set(lab.tolist())) == 2:
+            fpr, tpr = roc(lab, sc)
+            ax.plot(fpr, tpr, label=f"{name} AUC {auc(lab, sc):.3f}")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())

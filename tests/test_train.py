@@ -1,0 +1,184 @@
+"""Training and distillation: exact resume, two-rank DDP, the teacher-logit cache, DeepGuard's groups, self-blending."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from distill.train import TrainConfig, Trainer, param_groups
+from tests.conftest import shared_path
+
+TINY = dict(model="resnet10t", img_size=32, batch_size=8, steps_per_epoch=4, epochs=2, lr=1e-3, weight_decay=1e-4,
+            pseudo_fakes="sbi", ckpt_every=1, patience=10)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    """Real face crops of the two sample videos (train / val), as edge-sdk prepare makes them."""
+    from distill.prepare import prepare
+
+    root = tmp_path_factory.mktemp("syn")
+    table = root / "list.csv"
+    table.write_text("path,label,split\n"
+                     f"{shared_path('samples', 'western_fake.mp4')},real,train\n"
+                     f"{shared_path('samples', 'western_real.mp4')},real,val\n")
+    report = prepare(table, root / "index", frames=12, size=64, progress=False)
+    assert report["crops_per_split"]["train"]["real"] >= 10 and report["crops_per_split"]["val"]["real"] >= 10
+    return root / "index"
+
+
+def _weights(path):
+    return torch.load(path, map_location="cpu", weights_only=False)["model"]
+
+
+def test_resume_after_a_kill_mid_epoch_reproduces_the_uninterrupted_run(index, tmp_path):
+    full = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "full"), **TINY)).run()
+    cut = TrainConfig(index=str(index), out=str(tmp_path / "cut"), **TINY)
+    assert Trainer(cut).run(stop_after_steps=6) == {"stopped_at_step": 6}  # killed in the second epoch
+    resumed = Trainer(cut).run(resume=True)
+    assert len(full["history"]) == len(resumed["history"]) == 2
+    for a, b in zip(full["history"], resumed["history"]):
+        for key in ("train_loss", "val_loss", "val_auc"):
+            assert a[key] == pytest.approx(b[key], abs=1e-6), key
+    wa, wb = _weights(tmp_path / "full" / "last.pt"), _weights(tmp_path / "cut" / "last.pt")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    metrics = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics] == [0, 1] and (tmp_path / "cut" / "best.pt").is_file()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank(rank: int, world: int, port: int, cfg: dict, out: str) -> None:
+    import os
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    trainer = Trainer(TrainConfig(**cfg))
+    trainer.run()
+    torch.save(trainer.module.state_dict(), f"{out}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_two_ranks_with_gloo_end_with_identical_weights(index, tmp_path):
+    cfg = dict(TINY, index=str(index), out=str(tmp_path / "ddp"), epochs=1, ckpt_every=0)
+    torch.multiprocessing.spawn(_rank, args=(2, _free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
+    w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    params = [n for n, _ in Trainer(TrainConfig(**cfg)).module.named_parameters()]
+    # parameters are all-reduced every step; BatchNorm running stats are rank-local until DDP broadcasts
+    # rank 0's at the next forward (what gets saved is rank 0's)
+    assert params and all(torch.equal(w0[k], w1[k]) for k in params)
+    start = Trainer(TrainConfig(**cfg)).module.state_dict()  # and training did change them
+    assert any(not torch.equal(start[k], w0[k]) for k in w0 if w0[k].is_floating_point())
+    assert (tmp_path / "ddp" / "best.pt").is_file()  # rank 0 alone writes
+
+
+def test_teacher_logits_are_cached_and_invalidated_when_the_teacher_changes(index, tmp_path):
+    from distill import teacher_cache
+
+    teacher = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "t"), **dict(TINY, epochs=1))).run()
+    assert teacher["best"]["epoch"] == 0
+    ckpt = tmp_path / "t" / "best.pt"
+    student = dict(TINY, model="repvit_m0_9", epochs=1, teacher=str(ckpt), cache_dir=str(tmp_path / "cache"))
+    teacher_cache.FORWARDS["batches"] = 0
+    Trainer(TrainConfig(index=str(index), out=str(tmp_path / "s1"), **student)).run()
+    first = teacher_cache.FORWARDS["batches"]
+    assert first > 0 and len(list((tmp_path / "cache").glob("teacher-*.json"))) == 1
+    Trainer(TrainConfig(index=str(index), out=str(tmp_path / "s2"), **student)).run()
+    assert teacher_cache.FORWARDS["batches"] == first  # second student: no teacher forward at all
+    Trainer(TrainConfig(index=str(index), out=str(tmp_path / "t"), **dict(TINY, epochs=1, seed=5))).run()
+    Trainer(TrainConfig(index=str(index), out=str(tmp_path / "s3"), **student)).run()
+    assert teacher_cache.FORWARDS["batches"] > first  # a new teacher: recomputed, in a new cache file
+    assert len(list((tmp_path / "cache").glob("teacher-*.json"))) == 2
+    result = json.loads((tmp_path / "s3" / "result.json").read_text())
+    assert np.isfinite(result["best"]["val_loss"])
+
+
+def test_deepguard_recipe_groups_and_no_decay():
+    from edge_sdk.models import create_model
+
+    cfg = TrainConfig.from_recipe("deepguard_b0")
+    groups = {g["name"]: g for g in param_groups(create_model("ms_eff_gcvit_b0"), cfg)}
+    assert {n: g["lr"] for n, g in groups.items() if "/" not in n} == {
+        "backbone": 5e-4, "low_branch": 1e-4, "high_branch": 2e-4, "head": 1e-3}
+    assert groups["high_branch"]["weight_decay"] == 5e-4 and groups["head/no_decay"]["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for g in groups.values() if "/" not in g["name"] for p in g["params"])
+    n_tables = sum(p.numel() for g in groups.values() if g["name"].endswith("no_decay") for p in g["params"])
+    assert n_tables > 0
+    with pytest.raises(Exception, match="built-in recipes"):
+        TrainConfig.from_recipe("nope")
+
+
+def test_self_blend_changes_the_face_and_leaves_the_border():
+    from distill.augment import augment, self_blend
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:96]
+    crop = np.stack([xx * 2, yy * 2, (xx + yy)], -1).astype(np.uint8)
+    kp = np.array([[35, 40], [61, 40], [48, 55], [48, 68], [25, 50], [71, 50]], np.float32)
+    fake = self_blend(crop, kp, rng)
+    diff = np.abs(fake.astype(int) - crop.astype(int)).sum(-1)
+    assert diff[40:60, 40:56].mean() > 3 * max(diff[:6, :6].mean(), 0.5)  # changed inside, not in the corner
+    assert np.array_equal(augment(crop, kp, np.random.default_rng(3)), augment(crop, kp, np.random.default_rng(3)))
+
+
+def test_metrics_on_known_scores():
+    from distill.evaluate import average_precision, eer, summary
+
+    y = np.array([0, 0, 0, 1, 1, 1])
+    perfect = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    assert eer(y, perfect) == 0 and average_precision(y, perfect) == 1.0
+    flipped = 1 - perfect
+    assert eer(y, flipped) == 1.0 and average_precision(y, flipped) < 0.6
+    s = summary(y, np.array([0.1, 0.6, 0.3, 0.7, 0.4, 0.9]), 0.5)
+    assert s["confusion"] == {"tn": 2, "fp": 1, "fn": 1, "tp": 2} and s["acc"] == pytest.approx(4 / 6)
+
+
+def test_eval_cli_reports_frame_and_video_metrics_per_index(index, tmp_path):
+    import shutil
+
+    from distill.prepare import prepare
+    from edge_sdk.cli import main
+
+    tree = tmp_path / "tree"
+    for name, label in (("western_real_1.JPG", "real"), ("western_real_2.JPG", "real"), ("asian_real_1.JPG", "real"),
+                        ("western_fake_1.JPG", "fake"), ("western_fake_2.JPG", "fake"), ("asian_fake_1.JPG", "fake")):
+        (tree / label).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_path("samples", name), tree / label / name)
+    table = tmp_path / "t.csv"
+    table.write_text("path,label,split\n" + "".join(f"{p},{p.parent.name},test\n" for p in sorted(tree.rglob("*.JPG"))))
+    prepare(table, tmp_path / "labelled", frames=1, size=64, progress=False)
+    prepare(table, tmp_path / "other", frames=1, size=48, progress=False)  # a second index: cross-dataset
+    Trainer(TrainConfig(index=str(index), out=str(tmp_path / "m"), **dict(TINY, epochs=1))).run()
+    code = main(["eval", "--model", str(tmp_path / "m" / "best.pt"), "--index", str(tmp_path / "labelled"),
+                 "--index", str(tmp_path / "other"), "--split", "test", "--img-size", "32", "--out", str(tmp_path / "ev")])
+    assert code == 0
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    frame = report["indexes"]["labelled"]["frame"]
+    assert frame["n"] == 6 and sum(frame["confusion"].values()) == 6 and 0 <= frame["auc"] <= 1
+    assert report["indexes"]["labelled"]["video"]["n"] == 6  # one image = one video
+    assert report["indexes"]["other"]["frame"]["n"] == 6 and report["threshold"] == report["indexes"]["other"]["frame"]["threshold"]
+    assert (tmp_path / "ev" / "roc_labelled.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_clip_dataset_gives_ordered_clips_with_one_augmentation_per_clip(index):
+    from distill.train import ClipDataset, read_rows
+
+    rows = read_rows(index, "train")
+    ds = ClipDataset(rows, 32, (0.5,) * 3, (0.5,) * 3, frames=4, augment=1.0)
+    assert len(ds) == len(rows) // 4
+    x, y, _ = ds[0]
+    assert x.shape == (4, 3, 32, 32) and float(y) == 0.0
+    frames = [int(ds.rows[k]["frame"]) for k in ds.clips[0]]
+    assert frames == sorted(frames)
+    same = ClipDataset(rows[:1] * 4, 32, (0.5,) * 3, (0.5,) * 3, frames=4, augment=1.0)
+    clip = same[0][0]  # four copies of one crop: one augmentation draw makes them identical
+    assert all(torch.equal(clip[0], clip[k]) for k in range(1, 4))
