@@ -94,7 +94,7 @@ def gate(current: dict, baseline: dict, max_regression: float = 0.20, reference:
                 checks.append({"target": label, "check": "parity verdict", "baseline": "passed", "current": "failed",
                                "ok": False, "detail": "; ".join(cp.get("failures", []))})
             limit = bp["max_abs_logit"] * (1 + parity_slack) + PARITY_FLOOR
-            checks.append({"target": label, "check": "max |d logit|", "baseline": bp["max_abs_logit"],
+            checks.append({"target": label, "check": "max abs d logit", "baseline": bp["max_abs_logit"],
                            "current": cp["max_abs_logit"], "limit": limit, "ok": cp["max_abs_logit"] <= limit,
                            "detail": ""})
     failures = [c for c in checks if not c["ok"]]
@@ -119,6 +119,6 @@ def to_markdown(g: dict) -> str:
              "| target | check | baseline | this run | limit | ok | |", "|---|---|---|---|---|---|---|"]
     for c in g["checks"]:
         lines.append(f"| {c['target']} | {c['check']} | {_v(c['baseline'])} | {_v(c['current'])} | "
-                     f"{_v(c.get('limit', '-'))} | {'yes' if c['ok'] else '**no**'} | {c['detail']} |")
+                     f"{_v(c.get('limit', '-'))} | {'yes' if c['ok'] else '**no**'} | {c['detail'].replace('|', '/')} |")
     lines += [f"- {n}" for n in g["notes"]]
     return "\n".join(lines)
