@@ -486,10 +486,14 @@ class Trainer:
         loss = bce(logit, y)
         if targets is not None:
             t = torch.tensor([targets[ds.rows[int(i)]["path"]] for i in idx], dtype=torch.float32, device=x.device)
-            soft = bce(logit / self.cfg.tau, torch.sigmoid(t / self.cfg.tau)) * self.cfg.tau ** 2
+            # The cache holds the teacher's logit of each stored crop; a pseudo-fake made from it on the fly
+            # (label changed to fake) is not that crop, so it keeps its hard label as the target instead.
+            stored = torch.tensor([float(ds.rows[int(i)]["label"]) for i in idx], device=x.device) == y
+            soft_target = torch.where(stored, torch.sigmoid(t / self.cfg.tau), y)
+            soft = bce(logit / self.cfg.tau, soft_target) * self.cfg.tau ** 2
             loss = (1 - self.cfg.alpha) * loss + self.cfg.alpha * soft
             if dist_logit is not None:  # DeiT-style: the second head learns the teacher's hard decision
-                loss = 0.5 * loss + 0.5 * bce(dist_logit, (t > 0).float())
+                loss = 0.5 * loss + 0.5 * bce(dist_logit, torch.where(stored, (t > 0).float(), y))
         return loss, logit
 
 

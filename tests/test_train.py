@@ -182,3 +182,20 @@ def test_clip_dataset_gives_ordered_clips_with_one_augmentation_per_clip(index):
     same = ClipDataset(rows[:1] * 4, 32, (0.5,) * 3, (0.5,) * 3, frames=4, augment=1.0)
     clip = same[0][0]  # four copies of one crop: one augmentation draw makes them identical
     assert all(torch.equal(clip[0], clip[k]) for k in range(1, 4))
+
+
+def test_pseudo_fakes_keep_their_hard_label_as_the_distillation_target(index, tmp_path):
+    """The cached teacher logit belongs to the stored (real) crop, not to a fake blended from it on the fly."""
+    trainer = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "x"), **dict(TINY, alpha=1.0, tau=2.0)))
+
+    class Rows:
+        rows = [{"path": "a.jpg", "label": 0}, {"path": "b.jpg", "label": 0}]
+
+    def zeros(x):
+        return torch.zeros(len(x), 1)
+
+    y = torch.tensor([1.0, 0.0])  # sample 0 was self-blended (now fake), sample 1 is the stored crop
+    loss, _ = trainer.loss_fn(zeros, torch.zeros(2, 3, 8, 8), y, torch.tensor([0, 1]), Rows, {"a.jpg": -5.0, "b.jpg": -5.0})
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    want = bce(torch.zeros(2), torch.tensor([1.0, float(torch.sigmoid(torch.tensor(-2.5)))])) * 4
+    assert float(loss) == pytest.approx(float(want), abs=1e-6)
