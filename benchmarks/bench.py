@@ -145,11 +145,12 @@ class ModelCase:
         if data is not None:
             from edge_sdk.faces import FaceDetector
             from edge_sdk.preprocess import load_image
+            from edge_sdk.video import VIDEO_SUFFIXES
 
             crops = face_crops(data, spec, limit=limit, face_model=face_model)
             with FaceDetector(face_model) as det:
                 for f in crops.files:
-                    if Path(f).suffix.lower() in (".mp4", ".avi", ".mov", ".mkv", ".webm"):
+                    if Path(f).suffix.lower() in VIDEO_SUFFIXES:
                         continue
                     rgb = load_image(f)
                     found = det.detect(rgb)

@@ -30,7 +30,7 @@ from edge_sdk.errors import InputError
 from edge_sdk.fileio import write_atomic
 from edge_sdk.preprocess import CropSpec
 
-from .datasets import VideoItem, assign_splits, identity_leaks, scan
+from .datasets import IMAGE_SUFFIXES, VideoItem, assign_splits, identity_leaks, scan
 
 INDEX_FIELDS = ("video_id", "crop", "label", "method", "split", "identities", "frame", "box", "keypoints",
                 "face_score", "dataset", "source")
@@ -62,7 +62,7 @@ def _frames(item: VideoItem, n: int):
     from edge_sdk.preprocess import load_image
     from edge_sdk.video import sample_frames
 
-    if item.path.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp"}:
+    if item.path.suffix.lower() in IMAGE_SUFFIXES:
         yield 0, load_image(item.path)
         return
     seed = zlib.crc32(item.video_id.encode())

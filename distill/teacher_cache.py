@@ -26,12 +26,14 @@ def teacher_logits(cfg, rows: list[dict], student_size: int) -> dict[str, float]
     """crop path -> teacher logit for every row, from the cache where present."""
     from edge_sdk.models import VIDEO_MODELS
 
-    from .train import CropDataset, load_teacher, sha256_file
+    from edge_sdk.assets import sha256
+
+    from .train import CropDataset, load_teacher
 
     teacher, name = load_teacher(cfg.teacher, cfg.teacher_model)
     size = teacher.pretrained_cfg["input_size"][-1]
     cache_dir = Path(cfg.cache_dir or Path(cfg.out) / "teacher_cache")
-    cache_file = cache_dir / f"teacher-{sha256_file(cfg.teacher)[:16]}-{size}.json"
+    cache_file = cache_dir / f"teacher-{sha256(cfg.teacher)[:16]}-{size}.json"
     cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     keys = {r["path"]: _crop_key(r["path"]) for r in rows}
     missing = [r for r in rows if keys[r["path"]] not in cache]

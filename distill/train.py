@@ -24,7 +24,6 @@ gives each frame the logit of its clip.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -524,11 +523,3 @@ def _log_epoch(out: Path, history: list[dict], writer) -> None:
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
     return Trainer(cfg).run(resume=resume)
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
