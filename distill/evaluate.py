@@ -76,13 +76,12 @@ def evaluate(model_path: str, indexes: list[str], split: str = "test", out: str 
              threshold: float | None = None, choose_threshold: bool = False, img_size: int | None = None,
              model_name: str | None = None) -> dict:
     from .train import choose_threshold as pick
-    from .train import load_teacher, read_rows
+    from .train import load_teacher, model_norm, read_rows
 
     model, name = load_teacher(model_path, model_name)
     ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
-    pcfg = model.pretrained_cfg
-    size = img_size or pcfg["input_size"][-1]
-    mean, std = pcfg.get("mean", (0.485, 0.456, 0.406)), pcfg.get("std", (0.229, 0.224, 0.225))
+    size = img_size or model.train_size
+    mean, std = model_norm(model)
     thr = threshold if threshold is not None else float(ckpt.get("threshold", 0.5)) if isinstance(ckpt, dict) else 0.5
     out = Path(out)
     report = {"model": name, "checkpoint": str(model_path), "split": split, "indexes": {}}

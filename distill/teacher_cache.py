@@ -28,18 +28,17 @@ def teacher_logits(cfg, rows: list[dict], student_size: int) -> dict[str, float]
 
     from edge_sdk.assets import sha256
 
-    from .train import CropDataset, load_teacher
+    from .train import CropDataset, load_teacher, model_norm
 
     teacher, name = load_teacher(cfg.teacher, cfg.teacher_model)
-    size = teacher.pretrained_cfg["input_size"][-1]
+    size = teacher.train_size
     cache_dir = Path(cfg.cache_dir or Path(cfg.out) / "teacher_cache")
     cache_file = cache_dir / f"teacher-{sha256(cfg.teacher)[:16]}-{size}.json"
     cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     keys = {r["path"]: _crop_key(r["path"]) for r in rows}
     missing = [r for r in rows if keys[r["path"]] not in cache]
     if missing:
-        pcfg = teacher.pretrained_cfg
-        ds = CropDataset(missing, size, pcfg.get("mean", (0.485, 0.456, 0.406)), pcfg.get("std", (0.229, 0.224, 0.225)))
+        ds = CropDataset(missing, size, *model_norm(teacher))
         video = name.split(".")[0] in VIDEO_MODELS
         with torch.no_grad():
             if video:

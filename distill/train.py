@@ -13,12 +13,18 @@ epoch end) holds model, optimizer, scheduler, epoch, step and RNG states, so ``-
 exactly where a killed run stopped; ``best.pt`` holds the weights with the lowest validation loss
 and the threshold chosen on validation. Under ``torchrun`` the model is wrapped in
 DistributedDataParallel, each rank samples its share, and rank 0 alone logs and writes.
+Paired mixup (``mixup``) mixes a real crop with its fake (its own self-blend under ``--pseudo-fakes sbi``,
+else a crop of the other class sharing an identity where the index knows one); the label is the mix.
 
 Distillation: loss = (1 - alpha) x BCE(student, label) + alpha x tau^2 x BCE(student / tau, sigmoid(teacher
 / tau)); a RepViT student also trains its distillation head on the teacher's hard decision
-(DeiT-style, as RepViT trains). Teacher logits are computed once per crop (unaugmented) and cached
-on disk under a key of the teacher checkpoint's sha256, the crop size and the index; a video teacher
-gives each frame the logit of its clip.
+(DeiT-style, as RepViT trains). ``teacher_mode="cached"`` computes the teacher's logits once per stored crop
+(unaugmented) and caches them on disk under a key of the teacher checkpoint's sha256 and the crop bytes;
+samples changed on the fly (self-blends, mixups) are not those crops, so the teacher, kept in memory,
+scores them in the batch. ``teacher_mode="online"`` runs the teacher on every training batch as the
+student sees it (consistent teaching, Beyer et al. 2022), which feature matching needs: loss +=
+``feature_weight`` x (1 - cos(P(student pre-logits), teacher pre-logits)), P a learned linear projection.
+A video teacher gives each frame the logit of its clip (cached mode only).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ RECIPES = Path(__file__).with_name("recipes")
 @dataclass
 class TrainConfig:
     model: str = "ms_eff_gcvit_b0"
+    model_kwargs: dict = field(default_factory=dict)  # passed to create_model (e.g. a smaller CLIP for a trial run)
     index: str = ""
     out: str = "runs/train"
     epochs: int = 10
@@ -62,6 +69,8 @@ class TrainConfig:
     augment: float = 1.0                 # augmentation strength (0 = none)
     cutout: float = 0.5
     pseudo_fakes: str | None = None      # "sbi": self-blended fakes from the real crops
+    mixup: float = 0.0                   # probability of DeepGuard's paired mixup (a real with its fake)
+    mixup_alpha: float = 0.4
     steps_per_epoch: int | None = None   # default: one pass over the training crops
     ckpt_every: int = 50
     seed: int = 0
@@ -74,6 +83,8 @@ class TrainConfig:
     alpha: float = 0.5
     tau: float = 2.0
     cache_dir: str | None = None
+    teacher_mode: str = "cached"         # cached: logits of the stored crops; online: the teacher on every batch
+    feature_weight: float = 0.0          # feature matching: cosine between projected student and teacher features
 
     @classmethod
     def from_recipe(cls, recipe: str | None, **overrides) -> "TrainConfig":
@@ -114,10 +125,15 @@ class CropDataset(torch.utils.data.Dataset):
     """Crops of one split as model input; augmentation and pseudo-fakes seeded per (seed, epoch, index)."""
 
     def __init__(self, rows: list[dict], size: int, mean, std, augment: float = 0.0, cutout: float = 0.5,
-                 pseudo_fakes: str | None = None, seed: int = 0):
+                 pseudo_fakes: str | None = None, seed: int = 0, paired: bool = False, mixup: float = 0.0,
+                 mixup_alpha: float = 0.4):
+        """``paired`` (evaluation under pseudo-fakes): every real crop and its self-blend, both, with a fixed seed,
+        so validation is balanced and the same every epoch."""
         self.rows, self.size, self.augment, self.cutout = rows, size, augment, cutout
         self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
         self.pseudo_fakes, self.seed, self.epoch = pseudo_fakes, seed, 0
+        self.paired, self.mixup, self.mixup_alpha = paired and pseudo_fakes is not None, mixup, mixup_alpha
+        self._partners: dict[int, list[int]] | None = None
         if pseudo_fakes == "sbi":  # trained from real faces alone: each real crop, or its self-blend
             self.rows = [r for r in rows if r["label"] == 0]
             if not self.rows:
@@ -126,12 +142,34 @@ class CropDataset(torch.utils.data.Dataset):
             raise InputError(f"unknown pseudo-fake kind {pseudo_fakes!r} (sbi)")
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return 2 * len(self.rows) if self.paired else len(self.rows)
 
     def labels(self) -> np.ndarray:
+        if self.paired:
+            return np.tile([0, 1], len(self.rows)).astype(np.int64)
         if self.pseudo_fakes:  # half of the draws become fakes: balance is by construction
             return np.zeros(len(self.rows), np.int64)
         return np.asarray([r["label"] for r in self.rows])
+
+    def partner(self, i: int, rng: np.random.Generator) -> int | None:
+        """A crop of the other class for paired mixup, as DeepGuard pairs them: the same frame index of a video
+        sharing an identity with crop ``i`` (a fake and its source) where the index names identities, else any
+        crop of the other class."""
+        if self._partners is None:
+            by_class = {c: [k for k, r in enumerate(self.rows) if r["label"] == c] for c in (0, 1)}
+            by_ident: dict[tuple[int, str], list[int]] = {}
+            for k, r in enumerate(self.rows):
+                for ident in filter(None, str(r.get("identities") or "").split(";")):
+                    by_ident.setdefault((r["label"], ident), []).append(k)
+            self._partners = {}
+            for k, r in enumerate(self.rows):
+                other = 1 - r["label"]
+                same = sorted({j for ident in filter(None, str(r.get("identities") or "").split(";"))
+                               for j in by_ident.get((other, ident), [])})
+                frame = [j for j in same if str(self.rows[j].get("frame")) == str(r.get("frame"))]
+                self._partners[k] = frame or same or by_class[other]
+        options = self._partners[i]
+        return int(options[int(rng.integers(len(options)))]) if options else None
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         import cv2
@@ -153,16 +191,31 @@ class CropDataset(torch.utils.data.Dataset):
         return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
     def __getitem__(self, i: int):
-        from .augment import augment, self_blend
+        """(input, label in [0, 1] (a mix is fractional), the row it came from)."""
+        from .augment import augment, mixup, self_blend
 
+        if self.paired:
+            r = i // 2
+            rng = np.random.default_rng([self.seed, 0, r])
+            rgb, kp = self.load(r)
+            if i % 2:
+                rgb = self_blend(rgb, kp, rng)
+            return self.to_tensor(rgb), torch.tensor(float(i % 2)), r
         rng = np.random.default_rng([self.seed, self.epoch, i])
         rgb, kp = self.load(i)
-        label = self.rows[i]["label"]
-        if self.pseudo_fakes == "sbi" and rng.random() < 0.5:
-            rgb, label = self_blend(rgb, kp, rng), 1
+        label = float(self.rows[i]["label"])
+        if self.mixup and rng.random() < self.mixup:
+            if self.pseudo_fakes == "sbi":  # the pair: a real crop and its own self-blend
+                rgb, lam = mixup(rgb, self_blend(rgb, kp, rng), rng, self.mixup_alpha)
+                label = 1.0 - lam
+            elif (j := self.partner(i, rng)) is not None:
+                rgb, lam = mixup(rgb, self.load(j)[0], rng, self.mixup_alpha)
+                label = lam * label + (1 - lam) * self.rows[j]["label"]
+        elif self.pseudo_fakes == "sbi" and rng.random() < 0.5:
+            rgb, label = self_blend(rgb, kp, rng), 1.0
         if self.augment > 0:
             rgb = augment(rgb, kp, rng, self.augment, self.cutout)
-        return self.to_tensor(rgb), torch.tensor(float(label)), i
+        return self.to_tensor(rgb), torch.tensor(label), i
 
 
 class ClipDataset(CropDataset):
@@ -259,6 +312,14 @@ def cosine(step: int, total: int, warmup: int, floor: float) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def model_norm(model: nn.Module) -> tuple[tuple, tuple]:
+    """The (mean, std) a model was made for (its timm pretrained_cfg), ImageNet's when it names none."""
+    from edge_sdk.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+    pcfg = getattr(model, "pretrained_cfg", None) or {}
+    return tuple(pcfg.get("mean", IMAGENET_MEAN)), tuple(pcfg.get("std", IMAGENET_STD))
+
+
 def load_teacher(path: str, name: str | None = None) -> tuple[nn.Module, str]:
     from edge_sdk.models import create_model, load_checkpoint
 
@@ -266,9 +327,68 @@ def load_teacher(path: str, name: str | None = None) -> tuple[nn.Module, str]:
     name = name or (ckpt.get("model_name") if isinstance(ckpt, dict) else None)
     if not name:
         raise InputError(f"teacher {path}: the checkpoint does not name its model; give --teacher-model")
-    model = create_model(name)
+    model = create_model(name, **(ckpt.get("model_kwargs") or {}))
     load_checkpoint(model, ckpt["model"] if "model" in ckpt else ckpt)
+    # the size it was trained at (edge-sdk train --img-size), else the model's own
+    model.train_size = int(ckpt.get("img_size") or model.pretrained_cfg["input_size"][-1])
     return model.eval(), name
+
+
+class PreLogits:
+    """The input of a model's classifier (its pooled pre-logit features), caught by a forward pre-hook, so it
+    works through DistributedDataParallel and for every zoo model (timm's ``get_classifier()`` convention)."""
+
+    def __init__(self, model: nn.Module):
+        self.value: torch.Tensor | None = None
+        head = model.get_classifier() if hasattr(model, "get_classifier") else None
+        if not isinstance(head, nn.Module) or isinstance(head, nn.Identity):
+            raise InputError(f"{type(model).__name__}: no classifier module to take pre-logit features from")
+        head.register_forward_pre_hook(self._catch)
+
+    def _catch(self, module, args) -> None:
+        self.value = args[0].flatten(1)
+
+    @torch.no_grad()
+    def dims(self, model: nn.Module, size: int, device) -> int:
+        was = model.training
+        model.eval()
+        out = model(torch.zeros(1, 3, size, size, device=device))
+        model.train(was)
+        del out
+        return int(self.value.shape[1])
+
+
+class OnlineTeacher:
+    """A frame teacher in memory: logits (and pre-logit features) for inputs the logit cache cannot hold. It takes
+    the student's normalised batch, re-normalises it with the teacher's mean/std and resizes it to the teacher's
+    input size."""
+
+    def __init__(self, path: str, name: str | None, mean, std, device):
+        from edge_sdk.models import VIDEO_MODELS
+
+        self.model, self.name = load_teacher(path, name)
+        self.video = self.name.split(".")[0] in VIDEO_MODELS
+        self.model.to(device).requires_grad_(False)
+        self.size = self.model.train_size
+        as4 = lambda v: torch.tensor(v, dtype=torch.float32, device=device).view(1, 3, 1, 1)  # noqa: E731
+        self.shift = (as4(mean), as4(std), *map(as4, model_norm(self.model)))
+        self.features = None if self.video else PreLogits(self.model)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        ms, ss, mt, st = self.shift
+        x = (x.float() * ss + ms - mt) / st
+        if x.shape[-1] != self.size:
+            x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
+                                          align_corners=False)
+        z = self.model(x).reshape(-1).float()
+        from .teacher_cache import FORWARDS
+
+        FORWARDS["online"] = FORWARDS.get("online", 0) + 1
+        return z, (self.features.value.float() if self.features is not None else None)
+
+    def feature_dims(self) -> int:
+        return self.features.dims(self.model, self.size, next(self.model.parameters()).device)
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -311,19 +431,35 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
-        self.model = create_model(cfg.model)
+        self.model = create_model(cfg.model, **cfg.model_kwargs)
         if cfg.weights:
             load_checkpoint(self.model, cfg.weights)
         self.video = cfg.model.split(".")[0] in VIDEO_MODELS
         pcfg = self.model.pretrained_cfg
         self.size = cfg.img_size or pcfg["input_size"][-1]
-        self.mean, self.std = pcfg.get("mean", (0.485, 0.456, 0.406)), pcfg.get("std", (0.229, 0.224, 0.225))
+        self.mean, self.std = model_norm(self.model)
         self.model.to(self.device)
         self.student_dist = cfg.teacher is not None and hasattr(self.model, "set_distilled_training")
         if self.student_dist:
             self.model.set_distilled_training(True)
         self.out = Path(cfg.out)
         self.is_main = self.rank == 0
+        self.online, self.proj = None, None
+        if cfg.teacher_mode not in ("cached", "online"):
+            raise InputError(f"teacher_mode {cfg.teacher_mode!r}: use cached or online")
+        if cfg.teacher:
+            self.online = OnlineTeacher(cfg.teacher, cfg.teacher_model, self.mean, self.std, self.device)
+            if self.online.video:
+                if cfg.teacher_mode == "online" or cfg.feature_weight:
+                    raise InputError(f"teacher {cfg.teacher}: a video teacher scores clips, so it distils through "
+                                     "the cached clip logits only (teacher_mode cached, feature_weight 0)")
+                self.online = None  # a frame changed on the fly has no clip: it keeps its hard label
+        if cfg.feature_weight:
+            if self.online is None:
+                raise InputError("feature matching (feature_weight > 0) needs a teacher checkpoint")
+            self.student_features = PreLogits(self.model)
+            dims = self.online.feature_dims(), self.student_features.dims(self.model, self.size, self.device)
+            self.proj = nn.Linear(dims[1], dims[0]).to(self.device)
 
     # data
     def dataset(self, split: str, train: bool):
@@ -332,7 +468,8 @@ class Trainer:
                   pseudo_fakes=self.cfg.pseudo_fakes, seed=self.cfg.seed)
         if self.video:
             return ClipDataset(rows, self.size, self.mean, self.std, frames=self.cfg.frames, **kw)
-        return CropDataset(rows, self.size, self.mean, self.std, **kw)
+        return CropDataset(rows, self.size, self.mean, self.std, paired=not train,
+                           mixup=self.cfg.mixup if train else 0.0, mixup_alpha=self.cfg.mixup_alpha, **kw)
 
     def loader(self, ds, sampler=None, shuffle=False):
         return torch.utils.data.DataLoader(ds, batch_size=self.cfg.batch_size, sampler=sampler, shuffle=shuffle,
@@ -379,9 +516,11 @@ class Trainer:
 
     def state(self, opt, epoch: int, step_in_epoch: int, global_step: int, best: dict, history: list,
               losses: list | None = None) -> dict:
-        return {"model": self.module.state_dict(), "model_name": self.cfg.model, "optimizer": opt.state_dict(),
+        return {"model": self.module.state_dict(), "model_name": self.cfg.model, "model_kwargs": self.cfg.model_kwargs,
+                "optimizer": opt.state_dict(),
                 "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step, "best": best,
                 "epoch_losses": list(losses or []),
+                **({"feature_proj": self.proj.state_dict()} if self.proj is not None else {}),
                 "history": history, "config": asdict(self.cfg),
                 "rng": {"torch": torch.random.get_rng_state(), "numpy": np.random.get_state()[1].tolist(),
                         "python": list(random.getstate()[1])}}
@@ -392,7 +531,7 @@ class Trainer:
         ds_train, ds_val = self.dataset("train", True), self.dataset("val", False)
         if len(ds_train) == 0:
             raise InputError(f"index {cfg.index}: the train split is empty")
-        targets = self.teacher_targets(ds_train, ds_val) if cfg.teacher else None
+        targets = self.teacher_targets(ds_train, ds_val) if cfg.teacher and cfg.teacher_mode == "cached" else None
         if targets is not None and self.video:
             raise InputError("distillation into a video student is not supported; distil into a frame model")
         steps = cfg.steps_per_epoch or max(1, len(ds_train) // (cfg.batch_size * self.world))
@@ -404,6 +543,9 @@ class Trainer:
                                                            if self.device.type == "cuda" else None)
         net = self.ddp if self.distributed else self.model
         groups = param_groups(self.module, cfg)
+        if self.proj is not None:
+            groups.append({"params": list(self.proj.parameters()), "lr": cfg.lr, "weight_decay": cfg.weight_decay,
+                           "name": "feature_proj"})
         opt = torch.optim.AdamW(groups, lr=cfg.lr)
         base = [g["lr"] for g in opt.param_groups]
         total = steps * cfg.epochs
@@ -416,6 +558,8 @@ class Trainer:
                 raise InputError(f"--resume: {last} does not exist")
             st = torch.load(last, map_location="cpu", weights_only=False)
             self.module.load_state_dict(st["model"])
+            if self.proj is not None:
+                self.proj.load_state_dict(st["feature_proj"])
             opt.load_state_dict(st["optimizer"])
             start_epoch, skip, global_step = st["epoch"], st["step_in_epoch"], st["global_step"]
             best, history, resumed_losses = st["best"], st["history"], st.get("epoch_losses", [])
@@ -440,6 +584,10 @@ class Trainer:
                     loss, _ = self.loss_fn(net, x, y, idx, ds_train, targets)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
+                if self.proj is not None and self.distributed:  # the projection lives outside DDP's wrapper
+                    for q in self.proj.parameters():
+                        torch.distributed.all_reduce(q.grad)
+                        q.grad /= self.world
                 scaler.step(opt)
                 scaler.update()
                 losses.append(float(loss.detach()))
@@ -463,7 +611,9 @@ class Trainer:
                         **{f"val_{k}": v for k, v in m.items()}}
                 bad_epochs = 0
                 self.save(self.out / "best.pt", {"model": self.module.state_dict(), "model_name": cfg.model,
-                                                 "threshold": best["threshold"], "epoch": epoch, "metrics": best})
+                                                 "model_kwargs": cfg.model_kwargs,
+                                                 "img_size": self.size, "threshold": best["threshold"],
+                                                 "epoch": epoch, "metrics": best})
             else:
                 bad_epochs += 1
             self.save(last, self.state(opt, epoch + 1, 0, global_step, best, history))
@@ -476,23 +626,40 @@ class Trainer:
             write_atomic(self.out / "result.json", json.dumps(result, indent=2, default=float))
         return result
 
+    def teacher_outputs(self, x, y, idx, ds, targets):
+        """Per sample: the teacher's logit, whether it has one (else the hard label stands in), and the teacher's
+        pre-logit features (online mode / feature matching only)."""
+        if self.cfg.teacher_mode == "online" or self.proj is not None:
+            t, feats = self.online(x)
+            return t, torch.ones_like(y, dtype=torch.bool), feats
+        t = torch.tensor([targets[ds.rows[int(i)]["path"]] for i in idx], dtype=torch.float32, device=x.device)
+        # The cache holds the teacher's logit of each stored crop; a self-blend or mixup made from it on the fly
+        # is not that crop: the teacher in memory scores it, or (video teacher) its hard label stands in.
+        stored = torch.tensor([float(ds.rows[int(i)]["label"]) for i in idx], device=x.device) == y
+        if self.online is not None and not bool(stored.all()):
+            t = t.clone()
+            t[~stored] = self.online(x[~stored])[0]
+            return t, torch.ones_like(stored), None
+        return t, stored, None
+
     def loss_fn(self, net, x, y, idx, ds, targets):
-        """BCE on the label; with a teacher, mixed with the soft-target loss (and RepViT's hard-distillation head).
-        ``net`` is the DDP wrapper under torchrun, so the forward goes through it for gradient sync."""
+        """BCE on the label; with a teacher, mixed with the soft-target loss (and RepViT's hard-distillation head),
+        plus feature matching when asked. ``net`` is the DDP wrapper under torchrun, so the forward goes through
+        it for gradient sync."""
         out = net(x)
         logit, dist_logit = (out[0].reshape(-1), out[1].reshape(-1)) if isinstance(out, tuple) else (out.reshape(-1), None)
         bce = nn.functional.binary_cross_entropy_with_logits
         loss = bce(logit, y)
-        if targets is not None:
-            t = torch.tensor([targets[ds.rows[int(i)]["path"]] for i in idx], dtype=torch.float32, device=x.device)
-            # The cache holds the teacher's logit of each stored crop; a pseudo-fake made from it on the fly
-            # (label changed to fake) is not that crop, so it keeps its hard label as the target instead.
-            stored = torch.tensor([float(ds.rows[int(i)]["label"]) for i in idx], device=x.device) == y
-            soft_target = torch.where(stored, torch.sigmoid(t / self.cfg.tau), y)
+        if targets is not None or self.online is not None:
+            t, known, feats = self.teacher_outputs(x, y, idx, ds, targets)
+            soft_target = torch.where(known, torch.sigmoid(t / self.cfg.tau), y)
             soft = bce(logit / self.cfg.tau, soft_target) * self.cfg.tau ** 2
             loss = (1 - self.cfg.alpha) * loss + self.cfg.alpha * soft
             if dist_logit is not None:  # DeiT-style: the second head learns the teacher's hard decision
-                loss = 0.5 * loss + 0.5 * bce(dist_logit, torch.where(stored, (t > 0).float(), y))
+                loss = 0.5 * loss + 0.5 * bce(dist_logit, torch.where(known, (t > 0).float(), (y >= 0.5).float()))
+            if self.proj is not None:
+                student = self.proj(self.student_features.value.float())
+                loss = loss + self.cfg.feature_weight * (1 - nn.functional.cosine_similarity(student, feats).mean())
         return loss, logit
 
 
@@ -523,3 +690,44 @@ def _log_epoch(out: Path, history: list[dict], writer) -> None:
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
     return Trainer(cfg).run(resume=resume)
+
+
+@torch.no_grad()
+def checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str = "val") -> dict:
+    """A checkpoint's metrics on ``split`` of ``cfg.index``, at the size it was trained at, with the same pseudo-fakes
+    (same seed) as training validated on: teacher, distilled and plain student are scored on the same faces."""
+    model, name = load_teacher(str(path))
+    ds = CropDataset(read_rows(cfg.index, split), model.train_size, *model_norm(model), pseudo_fakes=cfg.pseudo_fakes,
+                     seed=cfg.seed, paired=True)
+    loader = torch.utils.data.DataLoader(ds, batch_size=64)
+    z = torch.cat([model(x).reshape(-1) for x, _, _ in loader]).numpy()
+    y = ds.labels() if ds.paired else np.asarray([r["label"] for r in ds.rows])
+    return {"model": name, "img_size": model.train_size, "params": sum(q.numel() for q in model.parameters()),
+            **metrics(y, z)}
+
+
+def distill_with_baseline(cfg: TrainConfig, resume: bool = False) -> dict:
+    """Distil ``cfg`` into ``cfg.out``, train the same student on the same data, steps and seed without the teacher
+    into ``cfg.out/baseline``, and score teacher, distilled and plain student on the same validation faces
+    (``comparison.json``)."""
+    from dataclasses import replace
+
+    if not cfg.teacher:
+        raise InputError("a comparison with the plain student needs a teacher checkpoint")
+    t0 = time.perf_counter()
+    train(cfg, resume=resume)
+    t1 = time.perf_counter()
+    plain = replace(cfg, teacher=None, feature_weight=0.0, out=str(Path(cfg.out) / "baseline"))
+    train(plain, resume=resume and (Path(plain.out) / "last.pt").is_file())
+    t2 = time.perf_counter()
+    report = {"index": cfg.index, "split": "val", "pseudo_fakes": cfg.pseudo_fakes,
+              "teacher": {"checkpoint": cfg.teacher, **checkpoint_metrics(cfg.teacher, cfg)},
+              "distilled": {"checkpoint": str(Path(cfg.out) / "best.pt"), "seconds": round(t1 - t0, 1),
+                            **checkpoint_metrics(Path(cfg.out) / "best.pt", cfg)},
+              "plain": {"checkpoint": str(Path(plain.out) / "best.pt"), "seconds": round(t2 - t1, 1),
+                        **checkpoint_metrics(Path(plain.out) / "best.pt", cfg)},
+              "config": {k: v for k, v in asdict(cfg).items() if k in (
+                  "epochs", "steps_per_epoch", "batch_size", "lr", "alpha", "tau", "teacher_mode", "feature_weight",
+                  "mixup", "augment", "seed")}}
+    write_atomic(Path(cfg.out) / "comparison.json", json.dumps(report, indent=2, default=float))
+    return report

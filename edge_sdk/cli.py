@@ -91,11 +91,18 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in ("model", "index", "out", "epochs", "batch_size", "lr", "weight_decay",
                                                 "img_size", "pseudo_fakes", "steps_per_epoch", "seed", "workers",
-                                                "weights", "patience")}
+                                                "weights", "patience", "mixup", "augment")}
     if args.verb == "distill":
         overrides.update(model=args.student, teacher=args.teacher, teacher_model=args.teacher_model, alpha=args.alpha,
-                         tau=args.tau, cache_dir=args.cache_dir)
+                         tau=args.tau, cache_dir=args.cache_dir, teacher_mode=args.teacher_mode,
+                         feature_weight=args.feature_weight)
     cfg = TrainConfig.from_recipe(args.recipe, **overrides)
+    if args.verb == "distill" and args.baseline:
+        from distill.train import distill_with_baseline
+
+        report = distill_with_baseline(cfg, resume=args.resume)
+        print(json.dumps(report, indent=2, default=float))
+        return 0
     result = train(cfg, resume=args.resume)
     print(json.dumps(result["best"], indent=2, default=float))
     return 0
@@ -253,6 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
             tr.add_argument("--alpha", type=float, default=None, help="weight of the soft-target loss")
             tr.add_argument("--tau", type=float, default=None, help="temperature")
             tr.add_argument("--cache-dir", default=None, help="teacher-logit cache (default: OUT/teacher_cache)")
+            tr.add_argument("--teacher-mode", default=None, choices=["cached", "online"],
+                            help="cached: teacher logits of the stored crops, computed once (self-blends and mixups "
+                                 "scored in the batch); online: the teacher on every batch as the student sees it")
+            tr.add_argument("--feature-weight", type=float, default=None,
+                            help="feature matching: weight of 1 - cos(projected student pre-logits, teacher's); "
+                                 "runs the teacher online")
+            tr.add_argument("--baseline", action="store_true",
+                            help="also train the same student without the teacher (same data, steps, seed) into "
+                                 "OUT/baseline and write OUT/comparison.json with teacher, distilled, plain AUC")
             tr.set_defaults(model=None)
         tr.add_argument("--recipe", default={"train": "deepguard_b5", "distill": "student"}[verb],
                         help="built-in name (deepguard_b0, deepguard_b5, student) or a YAML file")
@@ -263,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
         tr.add_argument("--weight-decay", type=float, default=None)
         tr.add_argument("--img-size", type=int, default=None, help="input size (models that take any)")
         tr.add_argument("--pseudo-fakes", default=None, choices=["sbi"], help="self-blended fakes from real crops")
+        tr.add_argument("--mixup", type=float, default=None, help="probability of paired mixup (a real with its fake)")
+        tr.add_argument("--augment", type=float, default=None, help="augmentation strength (0: none)")
         tr.add_argument("--steps-per-epoch", type=int, default=None)
         tr.add_argument("--patience", type=int, default=None, help="early stopping on validation loss")
         tr.add_argument("--weights", default=None, help="initial weights")
