@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edge-sdk-installed
 
-.PHONY: demo test install assets bench bench-ci clean
+.PHONY: demo zoo test install assets bench bench-ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ install: $(STAMP)
 assets: $(STAMP)
 	$(VENV)/bin/edge-sdk fetch-assets
 
+# The whole flow on face photos shipped inside installed packages: data, teacher, students, export, bench, detect,
+# and runs/demo/report.html. Finished stages are reused on a re-run (edge-sdk demo --fresh redoes them).
 demo: assets
+	$(VENV)/bin/edge-sdk demo --out runs/demo
+
+# Params, MACs and parameter split of the model zoo (runs/zoo/).
+zoo: assets
 	$(VENV)/bin/edge-sdk zoo --out runs/zoo
 
 test: assets

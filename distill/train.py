@@ -84,6 +84,7 @@ class TrainConfig:
     tau: float = 2.0
     cache_dir: str | None = None
     teacher_mode: str = "cached"         # cached: logits of the stored crops; online: the teacher on every batch
+    score_on_the_fly: bool = True        # cached mode: the teacher scores self-blends/mixups in the batch (else: hard label)
     feature_weight: float = 0.0          # feature matching: cosine between projected student and teacher features
 
     @classmethod
@@ -449,11 +450,11 @@ class Trainer:
             raise InputError(f"teacher_mode {cfg.teacher_mode!r}: use cached or online")
         if cfg.teacher:
             self.online = OnlineTeacher(cfg.teacher, cfg.teacher_model, self.mean, self.std, self.device)
-            if self.online.video:
-                if cfg.teacher_mode == "online" or cfg.feature_weight:
+            if self.online.video or not (cfg.score_on_the_fly or cfg.teacher_mode == "online" or cfg.feature_weight):
+                if self.online.video and (cfg.teacher_mode == "online" or cfg.feature_weight):
                     raise InputError(f"teacher {cfg.teacher}: a video teacher scores clips, so it distils through "
                                      "the cached clip logits only (teacher_mode cached, feature_weight 0)")
-                self.online = None  # a frame changed on the fly has no clip: it keeps its hard label
+                self.online = None  # a frame changed on the fly (no clip / not asked to score it) keeps its hard label
         if cfg.feature_weight:
             if self.online is None:
                 raise InputError("feature matching (feature_weight > 0) needs a teacher checkpoint")
@@ -692,10 +693,21 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     return Trainer(cfg).run(resume=resume)
 
 
-@torch.no_grad()
+_SCORED: dict[tuple, dict] = {}  # (checkpoint, its mtime, index, split, pseudo-fakes, seed) -> metrics, this process
+
+
 def checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str = "val") -> dict:
     """A checkpoint's metrics on ``split`` of ``cfg.index``, at the size it was trained at, with the same pseudo-fakes
-    (same seed) as training validated on: teacher, distilled and plain student are scored on the same faces."""
+    (same seed) as training validated on: teacher, distilled and plain student are scored on the same faces.
+    A teacher compared with several students is scored once."""
+    key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns, str(cfg.index), split, cfg.pseudo_fakes, cfg.seed)
+    if key not in _SCORED:
+        _SCORED[key] = _checkpoint_metrics(path, cfg, split)
+    return dict(_SCORED[key])
+
+
+@torch.no_grad()
+def _checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str) -> dict:
     model, name = load_teacher(str(path))
     ds = CropDataset(read_rows(cfg.index, split), model.train_size, *model_norm(model), pseudo_fakes=cfg.pseudo_fakes,
                      seed=cfg.seed, paired=True)

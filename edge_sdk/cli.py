@@ -171,6 +171,12 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from benchmarks.demo import main as demo_main
+
+    return demo_main(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from benchmarks.bench import main as bench_main
 
@@ -196,6 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"edge-sdk {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    dm = verbs.add_parser("demo", help="the whole flow on embedded face photos: data, teacher, students, export, bench, "
+                                       "detect, and runs/demo/report.html", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    dm.add_argument("--out", default="runs/demo", help="stages, artifacts and report.md / report.html")
+    dm.add_argument("--fast", action="store_true", help="the 2-minute smoke version (one student, ONNX only)")
+    dm.add_argument("--fresh", action="store_true", help="redo every stage instead of reusing finished ones")
+    dm.add_argument("--faces", default=None, help="a folder of your own real face photos (one person per sub-folder)")
+    dm.add_argument("--videos", default=None, help="a folder of your own real face videos")
+    dm.set_defaults(func=_demo)
 
     zoo = verbs.add_parser("zoo", help="params, MACs/FLOPs and parameter split per model",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -233,6 +233,10 @@ def test_pseudo_fakes_get_the_teachers_logit_of_the_blended_input(index, tmp_pat
     soft = torch.sigmoid(torch.tensor([want, -5.0]) / 2)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     assert float(loss) == pytest.approx(float(bce(student, soft) * 4), abs=1e-5)
+    cheap = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "c"),
+                                **dict(TINY, teacher=ckpt, alpha=1.0, score_on_the_fly=False)))
+    t, known, _ = cheap.teacher_outputs(x, y, torch.tensor([0, 1]), Rows, {"a.jpg": -5.0, "b.jpg": -5.0})
+    assert cheap.online is None and known.tolist() == [False, True]  # the blend keeps its hard label
 
 
 def test_online_teacher_with_feature_matching_trains_and_resumes_its_projection(index, tmp_path):

@@ -1,0 +1,138 @@
+"""``edge-sdk demo --fast``: every stage on the packaged face photos, stage reuse, a failing stage, and the report
+rendered by headless Chromium (images loaded, tables present, a screenshot with content)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage", reason="the demo's packaged photos come with scikit-image (the `demo` extra)")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from benchmarks.demo import run_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    messages: list[str] = []
+    result = run_demo(out, fast=True, progress=messages.append)
+    return out, result, messages
+
+
+def test_the_fast_demo_runs_every_stage_on_real_faces(demo):
+    out, result, messages = demo
+    st = result["stages"]
+    assert [m for m in messages if m.endswith(" ...")][:5] == [f"[demo {i}/6] {n} ..." for i, n in
+                                                               enumerate(("data", "teacher", "students", "bench",
+                                                                          "detect"), 1)]
+    # data: the three packaged people, Grace Hopper validating, crops found by the face detector in each photo
+    assert set(st["data"]["sources"]) == {"astronaut", "cameraman", "grace_hopper"}
+    assert st["data"]["crops"]["val"]["real"] >= 4 and st["data"]["crops"]["train"]["real"] >= 8
+    # teacher and students scored on the same validation faces, the student distilled and plain
+    rep = st["students"]["models"]["repvit_m0_9"]
+    assert rep["teacher"]["model"] == "ms_eff_gcvit_b5" and rep["distilled"]["model"] == "repvit_m0_9"
+    assert all(0.0 <= rep[r]["auc"] <= 1.0 for r in ("teacher", "distilled", "plain"))
+    assert Path(rep["plain"]["checkpoint"]).parent.name == "baseline"
+    # export + bench: parity against PyTorch on the demo's crops
+    bench = json.loads(Path(st["bench"]["bench"]).read_text())
+    rows = {r["target"]: r for r in bench["results"]}
+    assert rows["onnx-fp32"]["status"] == "ok" and rows["onnx-fp32"]["parity"]["max_abs_logit"] < 1e-3
+    assert rows["onnx-int8"]["status"] == "ok" and rows["onnx-int8"]["size_mb"] < rows["onnx-fp32"]["size_mb"] / 2
+    # detect: the made clip, every frame scored, an annotated video
+    det = st["detect"]
+    assert det["frames_scored"] == det["frames"] and det["frames_without_face"] == 0
+    assert all(0.0 <= p <= 1.0 for _, p in det["per_frame"] if p is not None)
+    assert Path(det["annotated"][0]).stat().st_size > 10_000 and det["verdict"] in ("real", "fake", "uncertain")
+    md = (out / "report.md").read_text()
+    for heading in ("## 1. Data", "## 2-3. Teacher and students", "## 4. Export", "## 5. Detect", "## Next"):
+        assert heading in md
+    assert f"{rep['distilled']['auc']:.3f}" in md and "onnx-int8" in md
+
+
+def test_a_second_run_reuses_finished_stages(demo):
+    from benchmarks.demo import run_demo
+
+    out, first, _ = demo
+    messages: list[str] = []
+    again = run_demo(out, fast=True, progress=messages.append)
+    assert sum("reused" in m for m in messages) == 5
+    a, b = (r["stages"]["students"]["models"]["repvit_m0_9"]["distilled"] for r in (again, first))
+    assert a["auc"] == b["auc"] and a["checkpoint"] == b["checkpoint"] and again["total_s"] < 60
+
+
+def test_a_failing_stage_stops_with_its_name_and_keeps_earlier_stages(demo, tmp_path, monkeypatch):
+    import benchmarks.demo as dm
+    from edge_sdk.errors import InputError
+
+    out, _, _ = demo
+    shutil.copytree(out / "data", tmp_path / "data")
+    monkeypatch.setattr(dm, "stage_teacher", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    with pytest.raises(InputError, match=r"stage 2/6 \(teacher\) failed: RuntimeError: out of memory"):
+        dm.run_demo(tmp_path, fast=True, progress=lambda m: None)
+    assert (tmp_path / "data" / "stage.json").is_file() and not (tmp_path / "teacher" / "stage.json").exists()
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("no headless Chromium here (Debian: apt-get install --no-install-recommends chromium)")
+
+
+def test_report_renders_in_headless_chromium_with_images_and_tables(demo, tmp_path):
+    import cv2
+
+    out, _, _ = demo
+    shot = tmp_path / "report.png"
+    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--log-level=3",
+           "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,2400",
+           "--virtual-time-budget=5000", f"--screenshot={shot}", "--dump-dom", (out / "report.html").resolve().as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body, dom[:500]
+    attrs = dict(re.findall(r'data-([\w-]+)="([^"]*)"', body.group(1)))
+    assert int(attrs["images-total"]) >= 6 and attrs["images-loaded"] == attrs["images-total"], attrs
+    assert attrs["images-broken"] == "" and int(attrs["tables"]) >= 4
+    img = cv2.imread(str(shot))
+    assert img is not None and img.shape[:2] == (2400, 1100)
+    assert float(np.std(img)) > 20  # text, tables and photos, not a blank page
+    # the page's photos are in the screenshot: some region holds skin-coloured pixels of the example crops
+    assert (np.abs(img.astype(int) - img.mean(axis=(0, 1)).astype(int)).sum(-1) > 60).mean() > 0.05
+
+
+def test_user_faces_and_videos_join_the_dataset_with_identity_safe_splits(tmp_path):
+    import csv
+
+    from distill.demo_data import build_dataset
+    from edge_sdk.errors import InputError
+    from tests.conftest import shared_path
+
+    faces, videos = tmp_path / "faces", tmp_path / "videos"
+    for person, names in (("western", ("western_real_1.JPG", "western_real_2.JPG")), ("asian", ("asian_real_1.JPG",))):
+        (faces / person).mkdir(parents=True)
+        for n in names:
+            shutil.copy(shared_path("samples", n), faces / person / n)
+    videos.mkdir()
+    shutil.copy(shared_path("samples", "western_real.mp4"), videos / "clip.mp4")
+    report = build_dataset(tmp_path / "d", variants=2, size=96, faces=faces, videos=videos, frames=3)
+    src = report["sources"]
+    assert src["user:western"]["photos"] == 2 and src["user:asian"]["photos"] == 1 and src["user:clip.mp4"]["videos"] == 1
+    assert src["grace_hopper"]["split"] == "val" and src["astronaut"]["photos"] == 2
+    rows = list(csv.DictReader((tmp_path / "d" / "index" / "index.csv").open()))
+    splits: dict[str, set] = {}
+    for r in rows:
+        for ident in r["identities"].split(";"):
+            splits.setdefault(ident, set()).add(r["split"])
+    assert all(len(v) == 1 for v in splits.values()), splits  # nobody in two splits
+    assert sum(r["identities"] == "user:clip.mp4" for r in rows) == 3  # three frames of the video
+    with pytest.raises(InputError, match="nowhere: not a folder"):
+        build_dataset(tmp_path / "e", variants=1, faces=tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty: no video files"):
+        build_dataset(tmp_path / "e", variants=1, videos=tmp_path / "empty")
