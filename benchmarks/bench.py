@@ -337,8 +337,9 @@ def bench(models=DEFAULT_MODELS, targets=DEFAULT_TARGETS, threads: int | None = 
           calib_size: int = 64, out: str | Path = "runs/bench", cache: str | Path | None = None,
           weights: str | None = None, seed: int = 0, threshold: float = 0.5, e2e: str | None = None,
           e2e_target: str = "onnx-fp32", trt_ops_table: str | None = None, probe_seconds: float = 1.0,
-          command: str | None = None, progress=print) -> dict:
-    """Run the benchmark and write bench.json / bench.md / plots under ``out``; returns the JSON document."""
+          command: str | None = None, progress=print, on_row=None) -> dict:
+    """Run the benchmark and write bench.json / bench.md / plots under ``out``; returns the JSON document.
+    ``on_row(row)`` is called as each model x target row is finished (a progress display)."""
     from edge_sdk.errors import InputError
 
     models, targets = list(models), list(targets)
@@ -393,6 +394,8 @@ def bench(models=DEFAULT_MODELS, targets=DEFAULT_TARGETS, threads: int | None = 
                      (f", p50 {row['latency_ms']['p50']:.2f} ms" if "latency_ms" in row else
                       f" ({row.get('reason', '')[:120]})"))
             rows[target] = row
+            if on_row is not None:
+                on_row(row)
         torch_row = rows.get(TORCH)
         for row in rows.values():
             if torch_row and "latency_ms" in torch_row and "latency_ms" in row:

@@ -4,13 +4,18 @@
     edge-sdk demo --fast          # the smoke version the tests run
     edge-sdk demo --faces DIR --videos DIR   # add your own real faces
     edge-sdk demo --fresh         # redo every stage
+    edge-sdk demo --teacher clip  # the frozen-CLIP video teacher instead of MS-Eff-GCViT B5
 
 Stages, each calling the same function as its verb, each kept in ``runs/demo/<stage>/`` with a
-``stage.json`` written last; a re-run reuses finished stages (``--fresh`` redoes them) and a failed
-stage stops the run with its message while earlier stages stay:
+``stage.json`` written last; a re-run reuses finished stages made with the same settings (``--fresh``
+redoes them all, and a redone stage redoes every later one) and a failed stage stops the run with its
+message while earlier stages stay. Progress: a line per stage, and while it runs how far it is (one
+line that updates on a terminal):
 
-1. data: face photos shipped inside installed packages (``distill/demo_data.py``) -> ``prepare``;
-2. teacher: MS-Eff-GCViT B5 trained briefly on real faces vs their self-blends (``train``);
+1. data: face photos shipped inside installed packages, and pan-and-zoom clips of them
+   (``distill/demo_data.py``) -> ``prepare``;
+2. teacher: MS-Eff-GCViT B5 trained briefly on real faces vs their self-blends (``train``), or with
+   ``--teacher clip`` the frozen-CLIP video teacher on clips, whose fakes blend every frame alike;
 3. students: B0 and RepViT-M0.9, each distilled from the teacher and trained without it (``distill``);
 4. export + bench: every target available here, parity against PyTorch, latency (``bench``);
 5. detect: the int8 ExecuTorch student on a video made from a photo, with a self-blended segment;
@@ -25,9 +30,12 @@ minutes of CPU training leave the models near chance, and the report says so.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +45,22 @@ from edge_sdk.fileio import write_atomic
 STUDENTS = ("ms_eff_gcvit_b0", "repvit_m0_9")
 
 
+B0_ET_SKIP = ("quantizing and lowering B0 to ExecuTorch int8 takes about 2.5 minutes on 2 cores (149-156 s measured), "
+              "too long for a 10-minute demo with margin; `edge-sdk demo --all-targets` (about 3 more minutes) and "
+              "`make bench` export and measure it")
+TEACHERS = {"b5": "ms_eff_gcvit_b5", "clip": "clip_fcg_vit_b16"}
+
+
 @dataclass
 class Plan:
-    """How much of each stage to run; ``fast`` is the smoke version."""
+    """How much of each stage to run; ``fast`` is the smoke version, ``teacher`` b5 or clip."""
     variants: int = 12                  # photos made from each packaged photo
+    clips: int = 0                      # pan-and-zoom videos made from each packaged photo (video teacher)
+    clip_frames: int = 8                # frames per such video (every one becomes a crop)
     teacher: str = "ms_eff_gcvit_b5"
+    teacher_kwargs: dict = field(default_factory=dict)
+    teacher_frames: int = 8             # clip length, video teacher only
+    teacher_size: int | None = None     # input px (default: the model's)
     teacher_steps: int = 6
     teacher_batch: int = 2
     students: tuple = STUDENTS
@@ -50,63 +69,138 @@ class Plan:
     student_batch: int = 8
     targets: tuple = ("torch", "onnx-fp32", "onnx-int8", "executorch-fp32", "executorch-int8", "coreml-fp16",
                       "tensorrt-fp16")
-    skip: dict = field(default_factory=lambda: {
-        ("ms_eff_gcvit_b0", "executorch-fp32"): "lowering B0 to ExecuTorch takes about 2 minutes (fp32) and 8 "
-                                                "minutes (int8) on 2 cores, too long for a 10-minute demo; "
-                                                "`make bench` exports and measures both",
-        ("ms_eff_gcvit_b0", "executorch-int8"): "lowering B0 to ExecuTorch takes about 2 minutes (fp32) and 8 "
-                                                "minutes (int8) on 2 cores, too long for a 10-minute demo; "
-                                                "`make bench` exports and measures both"})
+    skip: dict = field(default_factory=lambda: {("ms_eff_gcvit_b0", "executorch-int8"): B0_ET_SKIP})
     runs: int = 10
     video_frames: int = 48
     detect_model: str = "repvit_m0_9"
     detect_target: str = "executorch-int8"
 
     @classmethod
-    def fast(cls) -> "Plan":
-        return cls(variants=6, teacher_steps=2, teacher_batch=2, students=("repvit_m0_9",), student_epochs=1,
-                   student_steps=2, student_batch=4, targets=("torch", "onnx-fp32", "onnx-int8", "tensorrt-fp16"), runs=5,
-                   video_frames=16, detect_target="onnx-int8")
+    def make(cls, fast: bool = False, teacher: str = "b5") -> "Plan":
+        if teacher not in TEACHERS:
+            raise InputError(f"--teacher {teacher!r}: use one of {', '.join(TEACHERS)}")
+        plan = cls(variants=6, teacher_steps=2, teacher_batch=2, students=("repvit_m0_9",), student_epochs=1,
+                   student_steps=2, student_batch=4, targets=("torch", "onnx-fp32", "onnx-int8", "tensorrt-fp16"),
+                   runs=5, video_frames=16, detect_target="onnx-int8") if fast else cls()
+        plan.teacher = TEACHERS[teacher]
+        if teacher == "clip":  # the frozen-CLIP video teacher learns from clips of 4 frames of pan-and-zoom videos
+            plan.clips, plan.teacher_frames = (1 if fast else 2), 4
+            plan.teacher_kwargs = {"num_frames": 4}
+            if fast:  # a CLIP of two blocks at 64 px: the smoke test exercises the path, not the model
+                plan.teacher_kwargs["clip_kwargs"] = {"depth": 2, "embed_dim": 64, "num_heads": 2, "img_size": 64}
+                plan.teacher_size = 64
+        return plan
+
+    def key(self, stage: str) -> dict:
+        """What a stage's result depends on besides earlier stages; a finished stage with another key is redone."""
+        fields_of = {"data": ("variants", "clips", "clip_frames"),
+                     "teacher": ("teacher", "teacher_kwargs", "teacher_frames", "teacher_size", "teacher_steps",
+                                 "teacher_batch"),
+                     "students": ("students", "student_epochs", "student_steps", "student_batch"),
+                     "bench": ("targets", "skip", "runs"), "detect": ("video_frames", "detect_model", "detect_target")}
+        values = {k: getattr(self, k) for k in fields_of[stage]}
+        if "skip" in values:
+            values["skip"] = sorted(f"{m} {t}" for m, t in values["skip"])
+        return json.loads(json.dumps(values))
 
 
 class Stages:
-    """Runs stages in order; each finished stage leaves ``<out>/<name>/stage.json`` (written last, atomically)."""
+    """Runs stages in order; each finished stage leaves ``<out>/<name>/stage.json`` (written last, atomically).
 
-    def __init__(self, out: Path, fresh: bool, progress):
-        self.out, self.fresh, self.progress = out, fresh, progress
+    A stage is reused when its ``stage.json`` exists, it was made with the same key (plan settings and inputs) and
+    no earlier stage was redone in this run; otherwise it runs again. ``progress`` gets one line per stage event
+    and, while a stage runs, lines saying how far it is: ``[demo 3/6 students  40%] repvit_m0_9 distilled: ...``.
+    """
+
+    def __init__(self, out: Path, fresh: bool, progress, capture: bool = False):
+        self.out, self.fresh, self.progress, self.capture = out, fresh, progress, capture
         self.times: dict[str, float] = {}
         self.results: dict[str, dict] = {}
+        self.redone = False
 
-    def run(self, index: int, total: int, name: str, fn) -> dict:
+    def run(self, index: int, total: int, name: str, fn, key: dict | None = None) -> dict:
         folder = self.out / name
         done = folder / "stage.json"
-        if done.is_file() and not self.fresh:
-            result = json.loads(done.read_text())
+        old = json.loads(done.read_text()) if done.is_file() else None
+        if old is not None and not self.fresh and not self.redone and old.get("key") == key:
+            result = old
             self.progress(f"[demo {index}/{total}] {name}: reused ({done})")
         else:
+            why = "" if old is None or self.fresh else (" (an earlier stage was redone)" if self.redone else
+                                                        " (settings changed since it ran)")
             if folder.exists():
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
-            self.progress(f"[demo {index}/{total}] {name} ...")
+            self.progress(f"[demo {index}/{total}] {name}{why} ...")
             t0 = time.perf_counter()
+
+            def tick(fraction: float, message: str) -> None:
+                self.progress(f"[demo {index}/{total} {name} {100 * min(1.0, max(0.0, fraction)):3.0f}%] {message}")
+
+            log = folder / "log.txt" if self.capture else None
             try:
-                result = fn(folder)
+                with stage_log(log):
+                    result = fn(folder, tick)
             except Exception as err:
-                raise InputError(f"demo stage {index}/{total} ({name}) failed: {type(err).__name__}: {err}. "
-                                 f"Earlier stages are kept in {self.out}; fix and re-run to continue from here") from err
+                raise InputError(f"demo stage {index}/{total} ({name}) failed: {type(err).__name__}: "
+                                 f"{str(err).rstrip('.')}. "
+                                 + (f"Its log: {log}. " if log else "")
+                                 + f"Earlier stages are kept in {self.out}; fix and re-run to continue from here") from err
             result["seconds"] = round(time.perf_counter() - t0, 1)
+            result["key"] = key
             write_atomic(done, json.dumps(result, indent=2, default=float))
+            self.redone = True  # every later stage depends on this one
             self.progress(f"[demo {index}/{total}] {name}: done in {result['seconds']:.0f} s")
         self.times[name] = result.get("seconds", 0.0)
         self.results[name] = result
         return result
 
 
+@contextmanager
+def stage_log(path: Path | None):
+    """While a stage runs, everything written to this process's stderr (Python, native libraries, child
+    processes) goes to ``path``, so the console shows only the progress display (``console_progress`` writes to
+    a copy of the original stderr)."""
+    if path is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as fh:
+            os.dup2(fh.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+TICK = re.compile(r"\[demo \d+/\d+ \S+ +\d+%\] ")
+
+
+def console_progress(stream=None):
+    """Stage lines as they come; on a terminal, a stage's progress lines overwrite each other on one line. By default
+    it writes to a copy of stderr made now, which stays on the console while ``stage_log`` sends stderr to a file."""
+    stream = stream or os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+    tty = stream.isatty()
+
+    def show(message: str) -> None:
+        if tty and TICK.match(message):
+            stream.write("\r\033[K" + message[:shutil.get_terminal_size().columns - 1])
+        else:
+            stream.write(("\r\033[K" if tty else "") + message + "\n")
+        stream.flush()
+    return show
+
+
 # ---------------------------------------------------------------------------------------------- stages
-def stage_data(folder: Path, plan: Plan, faces, videos) -> dict:
+def stage_data(folder: Path, tick, plan: Plan, faces, videos) -> dict:
     from distill.demo_data import build_dataset
 
-    report = build_dataset(folder, variants=plan.variants, size=384, faces=faces, videos=videos, progress=False)
+    report = build_dataset(folder, variants=plan.variants, size=384, faces=faces, videos=videos, progress=False,
+                           clips=plan.clips, clip_frames=plan.clip_frames, tick=tick)
+    tick(0.95, "example crops and their self-blends")
     examples = example_crops(folder / "index", folder / "examples.png")
     return {"index": str(folder / "index"), "sources": report["sources"], "crops": report["crops_per_split"],
             "examples": str(examples), "failed": report.get("failed", 0)}
@@ -142,43 +236,81 @@ def _train_cfg(index: str, **kw):
     return TrainConfig(**{**base, **kw})
 
 
-def stage_teacher(folder: Path, plan: Plan, index: str) -> dict:
+def _steps(tick, start: float, share: float, prefix: str):
+    """A train/distil progress callback that moves ``tick`` from ``start`` over ``share`` of the stage."""
+    return lambda done, total, message: tick(start + share * done / max(1, total), f"{prefix}{message}")
+
+
+def stage_teacher(folder: Path, tick, plan: Plan, index: str) -> dict:
     from distill.train import TrainConfig, train
+    from edge_sdk.models import VIDEO_MODELS
 
-    recipe = TrainConfig.from_recipe("deepguard_b5")
-    cfg = _train_cfg(index, model=plan.teacher, out=str(folder), epochs=1, steps_per_epoch=plan.teacher_steps,
-                     batch_size=plan.teacher_batch, group_lr=recipe.group_lr, group_wd=recipe.group_wd, patience=1)
-    result = train(cfg)
+    groups = {}
+    if plan.teacher == "ms_eff_gcvit_b5":  # DeepGuard's per-branch learning rates
+        recipe = TrainConfig.from_recipe("deepguard_b5")
+        groups = dict(group_lr=recipe.group_lr, group_wd=recipe.group_wd)
+    cfg = _train_cfg(index, model=plan.teacher, model_kwargs=plan.teacher_kwargs, frames=plan.teacher_frames,
+                     img_size=plan.teacher_size,
+                     out=str(folder), epochs=1, steps_per_epoch=plan.teacher_steps, batch_size=plan.teacher_batch,
+                     patience=1, **groups)
+    result = train(cfg, progress=_steps(tick, 0.0, 1.0, f"{plan.teacher} "))
     return {"checkpoint": str(folder / "best.pt"), "model": plan.teacher, "history": result["history"],
-            "best": result["best"]}
+            "best": result["best"], "video": plan.teacher in VIDEO_MODELS}
 
 
-def stage_students(folder: Path, plan: Plan, index: str, teacher: str) -> dict:
+def stage_students(folder: Path, tick, plan: Plan, index: str, teacher: str) -> dict:
     from distill.train import distill_with_baseline
 
     out = {}
-    for name in plan.students:
+    for k, name in enumerate(plan.students):
         cfg = _train_cfg(index, model=name, out=str(folder / name), teacher=teacher, epochs=plan.student_epochs,
                          steps_per_epoch=plan.student_steps, batch_size=plan.student_batch, lr=5e-4,
                          patience=plan.student_epochs, alpha=0.5, tau=2.0, cache_dir=str(folder / "teacher_cache"),
                          score_on_the_fly=False)  # B5 on every self-blend would cost ~1 s per crop on a CPU
-        report = distill_with_baseline(cfg)
+        share = 1.0 / len(plan.students)
+        report = distill_with_baseline(cfg, progress=_steps(tick, k * share, share, f"{name} "))
         hist = {role: json.loads((Path(report[role]["checkpoint"]).parent / "metrics.json").read_text())
                 for role in ("distilled", "plain")}
         out[name] = {**report, "history": hist}
     return {"models": out}
 
 
-def stage_bench(folder: Path, plan: Plan, students: dict, calib: str) -> dict:
-    from benchmarks.bench import bench, write_outputs
+def stage_bench(folder: Path, tick, plan: Plan, students: dict, calib: str) -> dict:
+    from benchmarks.bench import bench, not_available_here, write_outputs
+
+    import logging
+
+    from export.exporter import LOG
 
     docs = []
-    for name in plan.students:
-        ckpt = students["models"][name]["distilled"]["checkpoint"]
-        targets = [t for t in plan.targets if (name, t) not in plan.skip]
-        docs.append(bench(models=[name], targets=targets, weights=ckpt, data=calib, calib=calib, threads=None,
-                          runs=plan.runs, warmup=2, out=folder / name, cache=folder / name / "artifacts",
-                          progress=lambda m: print(m, file=sys.stderr)))
+    jobs = [(name, [t for t in plan.targets if (name, t) not in plan.skip]) for name in plan.students]
+    # units of work: each export, each target measured, the offline checks per student
+    units = sum(len(t) + 1 + sum(x != "torch" and not not_available_here(x) for x in t) for _, t in jobs)
+    done, current = [0], [""]
+
+    def row_done(row: dict) -> None:
+        done[0] += 1
+        tick(done[0] / units, f"{row['model']} {row['target']}: {row['status']}"
+             + (f", p50 {row['latency_ms']['p50']:.1f} ms" if "latency_ms" in row else ""))
+
+    class ExportTicks(logging.Handler):  # export() logs "<target> <precision>: exporting to <path>" as each starts
+        def emit(self, record: logging.LogRecord) -> None:
+            msg = record.getMessage()
+            if ": exporting to " in msg:
+                tick(done[0] / units, f"{current[0]} {msg.split(':')[0]}: exporting and checking parity")
+                done[0] += 1
+
+    handler = ExportTicks()
+    LOG.addHandler(handler)
+    try:
+        for name, targets in jobs:
+            current[0] = name
+            docs.append(bench(models=[name], targets=targets,
+                              weights=students["models"][name]["distilled"]["checkpoint"], data=calib, calib=calib,
+                              threads=None, runs=plan.runs, warmup=2, out=folder / name,
+                              cache=folder / name / "artifacts", progress=lambda m: None, on_row=row_done))
+    finally:
+        LOG.removeHandler(handler)
     merged = dict(docs[0], results=[r for d in docs for r in d["results"]],
                   command="edge-sdk demo (one bench per student, merged)")
     write_outputs(merged, folder)
@@ -188,6 +320,7 @@ def stage_bench(folder: Path, plan: Plan, students: dict, calib: str) -> dict:
         if "coreml-fp16" in plan.targets:
             from export import export
 
+            tick(done[0] / units, f"{name}: converting to Core ML fp16")
             rec = export(name, weights=students["models"][name]["distilled"]["checkpoint"],
                          formats=[("coreml", "fp16")], out=folder / name / "offline")[0]
             offline.append({"model": name, "target": "coreml-fp16", "ok": rec["ok"], "bytes": rec.get("bytes"),
@@ -195,6 +328,8 @@ def stage_bench(folder: Path, plan: Plan, students: dict, calib: str) -> dict:
                             + (rec.get("parity") or {}).get("reason", "") if rec["ok"] else rec.get("error")})
         if "tensorrt-fp16" in plan.targets and artifacts.get("onnx-fp32"):
             offline.append({"model": name, "target": "tensorrt-fp16", **trt_check(Path(artifacts["onnx-fp32"]))})
+        done[0] += 1
+        tick(done[0] / units, f"{name}: offline targets checked")
     return {"bench": str(folder / "bench.json"), "markdown": str(folder / "bench.md"), "offline": offline,
             "latency_png": str(folder / "latency.png"),
             "artifacts": {d["results"][0]["model"]: {r["target"]: r.get("artifact") for r in d["results"]}
@@ -237,6 +372,7 @@ def make_video(photo: Path, out: Path, frames: int, fake_from: float = 0.4, fake
     import numpy as np
 
     from distill.augment import self_blend
+    from distill.demo_data import pan_zoom_clip
     from edge_sdk.faces import FaceDetector
     from edge_sdk.preprocess import load_image
 
@@ -251,36 +387,28 @@ def make_video(photo: Path, out: Path, frames: int, fake_from: float = 0.4, fake
     fx0, fy0, fx1, fy1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
     face = np.ascontiguousarray(rgb[fy0:fy1, fx0:fx1])
     s = min(face.shape[:2])
-    kp = None
-    blended = self_blend(cv2.resize(face, (s, s)), kp, np.random.default_rng(7))
+    blended = self_blend(cv2.resize(face, (s, s)), None, np.random.default_rng(7))
     fake = rgb.copy()
     fake[fy0:fy1, fx0:fx1] = cv2.resize(blended, (fx1 - fx0, fy1 - fy0))
-    size = (480, 360)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 12, size)
     start, stop = int(frames * fake_from), int(frames * fake_to)
-    for k in range(frames):
-        t = k / max(1, frames - 1)
-        src = fake if start <= k < stop else rgb
-        zoom = 1.0 + 0.25 * np.sin(np.pi * t)
-        cw, ch = int(w / zoom), int(h / zoom)
-        cx, cy = int((w - cw) * (0.3 + 0.4 * t)), int((h - ch) * 0.5)
-        frame = cv2.resize(src[cy:cy + ch, cx:cx + cw], size, interpolation=cv2.INTER_AREA)
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
+    pan_zoom_clip(rgb, out, frames, swap=fake, swap_frames=(start, stop))
     return {"video": str(out), "frames": frames, "fake_frames": [start, stop]}
 
 
-def stage_detect(folder: Path, plan: Plan, artifact: str, photo: Path) -> dict:
+def stage_detect(folder: Path, tick, plan: Plan, artifact: str, photo: Path) -> dict:
     import cv2
 
     from edge_sdk.pipeline import detect
 
+    tick(0.0, f"making a {plan.video_frames}-frame clip of {photo.name} with a self-blended segment")
     clip = make_video(photo, folder / "demo_clip.mp4", plan.video_frames)
+    tick(0.2, f"edge-sdk detect with {Path(artifact).name}, annotated video")
     records = detect([clip["video"]], artifact, json_out=folder / "detect.json", annotate=folder / "annotated",
                      progress=False, frames=plan.video_frames)
     rec = records[0]
     if not rec.get("ok", True) or rec.get("kind") == "error":
         raise InputError(f"detect on {clip['video']}: {rec.get('error')}")
+    tick(0.9, "stills and the P(fake) plot")
     per_frame = [(f["frame"], max((x["p_fake"] for x in f["faces"]), default=None)) for f in rec["frames"]]
     annotated = sorted((folder / "annotated").glob("*.mp4"))
     stills = []
@@ -321,20 +449,32 @@ def _p_fake_plot(per_frame: list, fake: list, png: Path) -> Path:
 
 # ---------------------------------------------------------------------------------------------- driver
 def run_demo(out: str | Path = "runs/demo", fast: bool = False, fresh: bool = False, faces=None, videos=None,
-             progress=print) -> dict:
+             progress=print, teacher: str = "b5", all_targets: bool = False, capture_logs: bool = False) -> dict:
+    """Every stage in order (see the module docstring); ``teacher`` is b5 (MS-Eff-GCViT B5) or clip (the
+    frozen-CLIP video teacher, trained on clips of the demo's pan-and-zoom videos); ``all_targets`` also exports
+    what the 10-minute plan leaves out; ``capture_logs`` sends each stage's log to ``<stage>/log.txt``."""
     from .report import write_report
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plan = Plan.fast() if fast else Plan()
-    stages = Stages(out, fresh, progress)
+    plan = Plan.make(fast, teacher)
+    if all_targets:
+        plan.skip = {}
+    stages = Stages(out, fresh, progress, capture=capture_logs)
     t0 = time.perf_counter()
     n = 6
-    data = stages.run(1, n, "data", lambda f: stage_data(f, plan, faces, videos))
-    teacher = stages.run(2, n, "teacher", lambda f: stage_teacher(f, plan, data["index"]))
-    students = stages.run(3, n, "students", lambda f: stage_students(f, plan, data["index"], teacher["checkpoint"]))
+    inputs = {"faces": str(Path(faces).resolve()) if faces else None,
+              "videos": str(Path(videos).resolve()) if videos else None}
+    data = stages.run(1, n, "data", lambda f, tick: stage_data(f, tick, plan, faces, videos),
+                      key={**plan.key("data"), **inputs})
+    teacher_st = stages.run(2, n, "teacher", lambda f, tick: stage_teacher(f, tick, plan, data["index"]),
+                            key=plan.key("teacher"))
+    students = stages.run(3, n, "students", lambda f, tick: stage_students(f, tick, plan, data["index"],
+                                                                           teacher_st["checkpoint"]),
+                          key=plan.key("students"))
     calib = str(Path(data["index"]) / "crops")
-    bench = stages.run(4, n, "bench", lambda f: stage_bench(f, plan, students, calib))
+    bench = stages.run(4, n, "bench", lambda f, tick: stage_bench(f, tick, plan, students, calib),
+                       key=plan.key("bench"))
     artifact = (bench["artifacts"].get(plan.detect_model) or {}).get(plan.detect_target)
     if not artifact:
         raise InputError(f"demo: no {plan.detect_target} artifact of {plan.detect_model} to run detect with "
@@ -343,7 +483,7 @@ def run_demo(out: str | Path = "runs/demo", fast: bool = False, fresh: bool = Fa
 
     photos = packaged_photos()
     photo = photos.get("grace_hopper") or next(iter(photos.values()))
-    stages.run(5, n, "detect", lambda f: stage_detect(f, plan, artifact, photo))
+    stages.run(5, n, "detect", lambda f, tick: stage_detect(f, tick, plan, artifact, photo), key=plan.key("detect"))
     summary = {"plan": {k: v for k, v in plan.__dict__.items() if k != "skip"}, "fast": fast,
                "skipped": [f"{m} {t}: {why}" for (m, t), why in plan.skip.items() if m in plan.students],
                "stages": stages.results, "times": stages.times, "out": str(out)}
@@ -356,6 +496,8 @@ def run_demo(out: str | Path = "runs/demo", fast: bool = False, fresh: bool = Fa
 
 
 def main(args) -> int:
-    result = run_demo(args.out, fast=args.fast, fresh=args.fresh, faces=args.faces, videos=args.videos)
+    result = run_demo(args.out, fast=args.fast, fresh=args.fresh, faces=args.faces, videos=args.videos,
+                      teacher=args.teacher, all_targets=args.all_targets, progress=console_progress(),
+                      capture_logs=not args.verbose)
     print(json.dumps({"report": result["report"], "total_s": result["total_s"]}, indent=2))
     return 0

@@ -89,27 +89,33 @@ def sections(summary: dict, out: Path) -> list[tuple]:
                             + f"); this invocation {summary['total_s']:.0f} s (finished stages are reused).")]
     d = st["data"]
     s += [("h2", "1. Data"),
-          ("table", (["identity", "from", "licence", "photos", "split"],
-                     [[k, v["from"].split("site-packages/")[-1], v["licence"], v.get("photos", v.get("videos", "")), v["split"]]
-                      for k, v in d["sources"].items()])),
-          ("table", (["split", "real crops"], [[k, v.get("real", 0)] for k, v in d["crops"].items()])),
+          ("table", (["identity", "from", "licence", "photos", "videos", "split"],
+                     [[k, v["from"].split("site-packages/")[-1], v["licence"], v.get("photos", 0), v.get("videos", 0),
+                       v["split"]] for k, v in d["sources"].items()])),
+          ("table", (["split", "real crops"], [[k, v.get("real", 0)] for k, v in d["crops"].items() if v.get("real")])),
           ("img", (rel(d["examples"]), "training crops (top) and their self-blends, the fakes (bottom)"))]
     t = st["teacher"]
+    plan = summary["plan"]
+    unit = f"clips of {plan['teacher_frames']} frames" if t.get("video") else "crops"
     s += [("h2", "2-3. Teacher and students"),
-          ("p", f"Teacher {t['model']}: {len(t['history'])} epoch(s) of {summary['plan']['teacher_steps']} steps x "
-                f"{summary['plan']['teacher_batch']} crops. Each student is distilled from it and trained again "
+          ("p", f"Teacher {t['model']}: {len(t['history'])} epoch(s) of {plan['teacher_steps']} steps x "
+                f"{plan['teacher_batch']} {unit}. Each student is distilled from it and trained again "
                 "without it on the same data, steps and seed; all are scored on the same validation faces "
-                "(each once as it is and once self-blended).")]
+                "(each once as it is and once self-blended"
+                + ("; the video teacher per clip, every frame of a fake clip blended alike, and each frame of a "
+                   "clip distils from the clip's logit)." if t.get("video") else ")."))]
     rows = []
     first = next(iter(st["students"]["models"].values()), None)
     if first:
         tt = first["teacher"]
-        rows.append([tt["model"], "teacher", tt["img_size"], f"{tt['params'] / 1e6:.1f}", _f(tt["auc"]), _f(tt["acc"])])
+        rows.append([tt["model"], "teacher", tt["img_size"], f"{tt['params'] / 1e6:.1f}", tt.get("scored", "-"),
+                     _f(tt["auc"]), _f(tt["acc"])])
     for name, rep in st["students"]["models"].items():
         for role in ("distilled", "plain"):
             r = rep[role]
-            rows.append([name, role, r["img_size"], f"{r['params'] / 1e6:.1f}", _f(r["auc"]), _f(r["acc"])])
-    s += [("table", (["model", "role", "input px", "params (M)", "val AUC", "val acc@0.5"], rows))]
+            rows.append([name, role, r["img_size"], f"{r['params'] / 1e6:.1f}", r.get("scored", "-"), _f(r["auc"]),
+                         _f(r["acc"])])
+    s += [("table", (["model", "role", "input px", "params (M)", "scored on", "val AUC", "val acc@0.5"], rows))]
     curves = curves_png(summary, out)
     if curves:
         s.append(("img", (rel(curves), "validation AUC and loss per epoch")))

@@ -61,6 +61,32 @@ def photo_variant(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
+def pan_zoom_clip(rgb: np.ndarray, out: str | Path, frames: int, rng: np.random.Generator | None = None,
+                  size: tuple[int, int] = (480, 360), fps: float = 12.0, swap: np.ndarray | None = None,
+                  swap_frames: tuple[int, int] = (0, 0)) -> Path:
+    """A short video of a camera panning and zooming over a photo (left to right, zooming in and out once; ``rng``
+    varies the path). Frames in ``swap_frames`` come from ``swap`` instead (the same photo with its face changed),
+    which is how the demo's detect clip gets a fake segment. Written through edge_sdk.video.VideoWriter, so a
+    failed clip leaves no file under its name."""
+    import cv2
+
+    from edge_sdk.video import VideoWriter
+
+    h, w = rgb.shape[:2]
+    zoom_by, x_from, x_to, y_at = (0.25, 0.3, 0.7, 0.5) if rng is None else (
+        rng.uniform(0.1, 0.35), rng.uniform(0.1, 0.5), rng.uniform(0.5, 0.9), rng.uniform(0.3, 0.7))
+    with VideoWriter(out, fps) as writer:
+        for k in range(frames):
+            t = k / max(1, frames - 1)
+            src = swap if swap is not None and swap_frames[0] <= k < swap_frames[1] else rgb
+            zoom = 1.0 + zoom_by * np.sin(np.pi * t)
+            cw, ch = int(w / zoom), int(h / zoom)
+            cx, cy = int((w - cw) * (x_from + (x_to - x_from) * t)), int((h - ch) * y_at)
+            frame = cv2.resize(src[cy:cy + ch, cx:cx + cw], size, interpolation=cv2.INTER_AREA)
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    return Path(out)
+
+
 def _read_rgb(path: Path) -> np.ndarray:
     from edge_sdk.preprocess import load_image
 
@@ -69,9 +95,13 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 
 def build_dataset(out: str | Path, variants: int = 40, size: int = 384, faces: str | Path | None = None,
-                  videos: str | Path | None = None, frames: int = 20, seed: int = 0, progress: bool = False) -> dict:
+                  videos: str | Path | None = None, frames: int = 20, seed: int = 0, progress: bool = False,
+                  clips: int = 0, clip_frames: int = 8, tick=None) -> dict:
     """Write ``out/photos/<identity>/*.jpg``, ``out/dataset.csv`` and the prepared index in ``out/index``; returns
-    prepare's summary with ``sources`` (per identity: where from, licence, photos written, split)."""
+    prepare's summary with ``sources`` (per identity: where from, licence, photos written, split).
+    ``clips``: also that many pan-and-zoom videos of ``clip_frames`` frames per packaged photo (for a video
+    teacher, which learns from clips); every frame of them is a crop. ``frames``: frames taken from each of the
+    user's videos. ``tick(fraction, message)``: a progress display."""
     import cv2
 
     from edge_sdk.fileio import write_atomic
@@ -82,7 +112,10 @@ def build_dataset(out: str | Path, variants: int = 40, size: int = 384, faces: s
     out = Path(out)
     rng = np.random.default_rng(seed)
     rows, sources = [], {}
-    for name, path in packaged_photos().items():
+    tick = tick or (lambda fraction, message: None)
+    photos = packaged_photos()
+    for n, (name, path) in enumerate(photos.items()):
+        tick(0.5 * n / len(photos), f"{name}: {variants} photos" + (f" and {clips} pan-and-zoom clips" if clips else ""))
         package, _, split, licence = PACKAGED[name]
         folder = out / "photos" / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -94,7 +127,13 @@ def build_dataset(out: str | Path, variants: int = 40, size: int = 384, faces: s
                 cv2.imwrite(str(target), cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR),
                             [cv2.IMWRITE_JPEG_QUALITY, 92])
             rows.append((target.resolve(), split, name))
-        sources[name] = {"from": f"{package}: {path}", "licence": licence, "photos": variants, "split": split}
+        for k in range(clips):
+            target = out / "videos" / name / f"{k:03d}.mp4"
+            if not target.is_file():
+                pan_zoom_clip(rgb, target, clip_frames, rng)
+            rows.append((target.resolve(), split, name))
+        sources[name] = {"from": f"{package}: {path}", "licence": licence, "photos": variants, "split": split,
+                         **({"videos": clips} if clips else {})}
     for root, kind in ((faces, "photo"), (videos, "video")):
         if root is None:
             continue
@@ -116,6 +155,7 @@ def build_dataset(out: str | Path, variants: int = 40, size: int = 384, faces: s
                          "or give --faces DIR / --videos DIR")
     lines = ["path,label,split,identity"] + [f"{p},real,{s},{i}" for p, s, i in rows]
     write_atomic(out / "dataset.csv", "\n".join(lines) + "\n")
+    tick(0.5, f"prepare: finding and cropping the faces of {len(rows)} photos and videos")
     report = prepare(out / "dataset.csv", out / "index", frames=frames, size=size, seed=seed, progress=progress)
     report["sources"] = sources
     for split in ("train", "val"):

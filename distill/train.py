@@ -220,7 +220,9 @@ class CropDataset(torch.utils.data.Dataset):
 
 
 class ClipDataset(CropDataset):
-    """Clips of ``frames`` crops of one video (evenly spaced) for video models; the clip's label is the video's."""
+    """Clips of ``frames`` crops of one video (evenly spaced) for video models; the clip's label is the video's.
+    With self-blended pseudo-fakes, a fake clip blends every frame with the same draw (mask, colour, shift),
+    as a face swap is consistent over a video; ``paired`` gives every clip as it is and self-blended."""
 
     def __init__(self, rows, size, mean, std, frames: int = 8, **kw):
         super().__init__(rows, size, mean, std, **kw)
@@ -236,27 +238,47 @@ class ClipDataset(CropDataset):
         self.frames = frames
 
     def __len__(self) -> int:
-        return len(self.clips)
+        return 2 * len(self.clips) if self.paired else len(self.clips)
 
     def labels(self) -> np.ndarray:
+        if self.paired:
+            return np.tile([0, 1], len(self.clips)).astype(np.int64)
+        if self.pseudo_fakes:
+            return np.zeros(len(self.clips), np.int64)
         return np.asarray([self.rows[c[0]]["label"] for c in self.clips])
 
     def __getitem__(self, i: int):
-        rng = np.random.default_rng([self.seed, self.epoch, i])
-        frames = [self.load(k)[0] for k in self.clips[i]]
-        if self.augment > 0:  # one draw for the whole clip, so its frames stay consistent
+        from .augment import self_blend
+
+        if self.paired:
+            c, rng = i // 2, np.random.default_rng([self.seed, 0, i // 2])
+            fake = bool(i % 2)
+        else:
+            c, rng = i, np.random.default_rng([self.seed, self.epoch, i])
+            fake = self.pseudo_fakes == "sbi" and rng.random() < 0.5
+        loaded = [self.load(k) for k in self.clips[c]]
+        frames = [f for f, _ in loaded]
+        if fake:  # one draw for the whole clip
+            state = rng.bit_generator.state
+            frames = [self_blend(f, kp, _replay(state)) for f, kp in loaded]
+            rng.random()  # the augmentation draw below differs from the blend's
+        if self.augment > 0 and not self.paired:  # one draw for the whole clip, so its frames stay consistent
             state = rng.bit_generator.state
             frames = [_same_aug(f, state, self.augment) for f in frames]
-        label = torch.tensor(float(self.rows[self.clips[i][0]]["label"]))
-        return torch.stack([self.to_tensor(f) for f in frames]), label, i
+        label = torch.tensor(1.0 if fake else float(self.rows[self.clips[c][0]]["label"]))
+        return torch.stack([self.to_tensor(f) for f in frames]), label, c
+
+
+def _replay(state) -> np.random.Generator:
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    return rng
 
 
 def _same_aug(frame, state, strength):
     from .augment import photometric_geometric
 
-    rng = np.random.default_rng()
-    rng.bit_generator.state = state
-    return photometric_geometric(frame, rng, strength)
+    return photometric_geometric(frame, _replay(state), strength)
 
 
 class BalancedSampler(torch.utils.data.Sampler):
@@ -468,7 +490,7 @@ class Trainer:
         kw = dict(augment=self.cfg.augment if train else 0.0, cutout=self.cfg.cutout,
                   pseudo_fakes=self.cfg.pseudo_fakes, seed=self.cfg.seed)
         if self.video:
-            return ClipDataset(rows, self.size, self.mean, self.std, frames=self.cfg.frames, **kw)
+            return ClipDataset(rows, self.size, self.mean, self.std, frames=self.cfg.frames, paired=not train, **kw)
         return CropDataset(rows, self.size, self.mean, self.std, paired=not train,
                            mixup=self.cfg.mixup if train else 0.0, mixup_alpha=self.cfg.mixup_alpha, **kw)
 
@@ -526,16 +548,23 @@ class Trainer:
                 "rng": {"torch": torch.random.get_rng_state(), "numpy": np.random.get_state()[1].tolist(),
                         "python": list(random.getstate()[1])}}
 
-    def run(self, resume: bool = False, stop_after_steps: int | None = None) -> dict:
-        """Train; ``stop_after_steps`` ends the run early (as a kill would) after that many steps, for tests."""
+    def run(self, resume: bool = False, stop_after_steps: int | None = None, progress=None) -> dict:
+        """Train; ``stop_after_steps`` ends the run early (as a kill would) after that many steps, for tests.
+        ``progress(done_steps, total_steps, message)`` is called after every step and every validation."""
         cfg = self.cfg
         ds_train, ds_val = self.dataset("train", True), self.dataset("val", False)
         if len(ds_train) == 0:
             raise InputError(f"index {cfg.index}: the train split is empty")
-        targets = self.teacher_targets(ds_train, ds_val) if cfg.teacher and cfg.teacher_mode == "cached" else None
+        steps = cfg.steps_per_epoch or max(1, len(ds_train) // (cfg.batch_size * self.world))
+        if cfg.teacher and cfg.teacher_mode == "cached":
+            if progress is not None and self.is_main:
+                progress(0, steps * cfg.epochs, f"the teacher scores the {len(ds_train.rows) + len(ds_val.rows)} "
+                                                "crops once (cached)")
+            targets = self.teacher_targets(ds_train, ds_val)
+        else:
+            targets = None
         if targets is not None and self.video:
             raise InputError("distillation into a video student is not supported; distil into a frame model")
-        steps = cfg.steps_per_epoch or max(1, len(ds_train) // (cfg.batch_size * self.world))
         sampler = BalancedSampler(ds_train.labels() if not cfg.pseudo_fakes else np.zeros(len(ds_train), np.int64),
                                   steps * cfg.batch_size, cfg.seed, self.rank, self.world)
         self.model.train()
@@ -594,6 +623,9 @@ class Trainer:
                 losses.append(float(loss.detach()))
                 global_step += 1
                 done_steps += 1
+                if progress is not None and self.is_main:
+                    progress(global_step, total, f"epoch {epoch + 1}/{cfg.epochs} step {k + 1}/{steps}, "
+                                                 f"loss {losses[-1]:.3f}")
                 if cfg.ckpt_every and (k + 1) % cfg.ckpt_every == 0:
                     self.save(last, self.state(opt, epoch, k + 1, global_step, best, history, losses))
                 if stop_after_steps is not None and done_steps >= stop_after_steps:
@@ -601,6 +633,9 @@ class Trainer:
                     return {"stopped_at_step": global_step}
             val_loss, z, yv = self.evaluate(ds_val)
             m = metrics(yv, z) if len(yv) else {}
+            if progress is not None and self.is_main:
+                progress(global_step, total, f"epoch {epoch + 1}/{cfg.epochs} validated: loss {val_loss:.3f}"
+                                             + (f", AUC {m['auc']:.3f}" if m.get("auc") is not None else ""))
             row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "val_loss": val_loss,
                    **{f"val_{k}": v for k, v in m.items()}, "seconds": round(time.perf_counter() - t0, 2),
                    "lr": opt.param_groups[0]["lr"]}
@@ -689,8 +724,9 @@ def _log_epoch(out: Path, history: list[dict], writer) -> None:
         writer.flush()
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> dict:
-    return Trainer(cfg).run(resume=resume)
+def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
+    """Train (or distil, with ``cfg.teacher``); ``progress(done_steps, total_steps, message)`` after every step."""
+    return Trainer(cfg).run(resume=resume, progress=progress)
 
 
 _SCORED: dict[tuple, dict] = {}  # (checkpoint, its mtime, index, split, pseudo-fakes, seed) -> metrics, this process
@@ -708,29 +744,41 @@ def checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str = "val") -
 
 @torch.no_grad()
 def _checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str) -> dict:
+    from edge_sdk.models import VIDEO_MODELS
+
     model, name = load_teacher(str(path))
-    ds = CropDataset(read_rows(cfg.index, split), model.train_size, *model_norm(model), pseudo_fakes=cfg.pseudo_fakes,
-                     seed=cfg.seed, paired=True)
-    loader = torch.utils.data.DataLoader(ds, batch_size=64)
+    rows, kw = read_rows(cfg.index, split), dict(pseudo_fakes=cfg.pseudo_fakes, seed=cfg.seed, paired=True)
+    video = name.split(".")[0] in VIDEO_MODELS
+    if video:  # a video model is scored per clip: each clip as it is and self-blended throughout
+        ds = ClipDataset(rows, model.train_size, *model_norm(model), frames=model.num_frames, **kw)
+    else:
+        ds = CropDataset(rows, model.train_size, *model_norm(model), **kw)
+    loader = torch.utils.data.DataLoader(ds, batch_size=8 if video else 64)
     z = torch.cat([model(x).reshape(-1) for x, _, _ in loader]).numpy()
     y = ds.labels() if ds.paired else np.asarray([r["label"] for r in ds.rows])
     return {"model": name, "img_size": model.train_size, "params": sum(q.numel() for q in model.parameters()),
-            **metrics(y, z)}
+            "scored": f"{len(y)} {'clips' if video else 'crops'}", **metrics(y, z)}
 
 
-def distill_with_baseline(cfg: TrainConfig, resume: bool = False) -> dict:
+def distill_with_baseline(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
     """Distil ``cfg`` into ``cfg.out``, train the same student on the same data, steps and seed without the teacher
     into ``cfg.out/baseline``, and score teacher, distilled and plain student on the same validation faces
-    (``comparison.json``)."""
+    (``comparison.json``). ``progress(done, total, message)`` counts the steps of both runs."""
     from dataclasses import replace
 
     if not cfg.teacher:
         raise InputError("a comparison with the plain student needs a teacher checkpoint")
+
+    def tell(role: str, second: bool):  # both runs take the same number of steps
+        def report(done: int, n: int, message: str) -> None:
+            progress(done + (n if second else 0), 2 * n, f"{role}: {message}")
+        return report if progress else None
+
     t0 = time.perf_counter()
-    train(cfg, resume=resume)
+    train(cfg, resume=resume, progress=tell("distilled", False))
     t1 = time.perf_counter()
     plain = replace(cfg, teacher=None, feature_weight=0.0, out=str(Path(cfg.out) / "baseline"))
-    train(plain, resume=resume and (Path(plain.out) / "last.pt").is_file())
+    train(plain, resume=resume and (Path(plain.out) / "last.pt").is_file(), progress=tell("plain", True))
     t2 = time.perf_counter()
     report = {"index": cfg.index, "split": "val", "pseudo_fakes": cfg.pseudo_fakes,
               "teacher": {"checkpoint": cfg.teacher, **checkpoint_metrics(cfg.teacher, cfg)},

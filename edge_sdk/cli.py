@@ -208,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--out", default="runs/demo", help="stages, artifacts and report.md / report.html")
     dm.add_argument("--fast", action="store_true", help="the 2-minute smoke version (one student, ONNX only)")
     dm.add_argument("--fresh", action="store_true", help="redo every stage instead of reusing finished ones")
+    dm.add_argument("--teacher", choices=("b5", "clip"), default="b5",
+                    help="b5: MS-Eff-GCViT B5 on crops; clip: the frozen-CLIP video teacher on clips")
+    dm.add_argument("--all-targets", action="store_true",
+                    help="also B0's ExecuTorch int8 export (about 3 more minutes on 2 cores)")
+    dm.add_argument("--verbose", action="store_true",
+                    help="show every stage's log on the console (default: in runs/demo/<stage>/log.txt)")
     dm.add_argument("--faces", default=None, help="a folder of your own real face photos (one person per sub-folder)")
     dm.add_argument("--videos", default=None, help="a folder of your own real face videos")
     dm.set_defaults(func=_demo)

@@ -9,6 +9,7 @@ written after it, with the crop spec, calibration summary, export steps and pari
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -66,8 +67,16 @@ def formats_for(target: str, precision: str | None) -> list[tuple[str, str]]:
     return picked
 
 
+# Each progress line also goes to this logger (no handler of its own and not passed to the root logger, so nothing
+# prints twice); a caller that shows progress (edge-sdk demo) attaches a handler.
+LOG = logging.getLogger("edge_sdk.export")
+LOG.setLevel(logging.INFO)
+LOG.propagate = False
+
+
 def _log(msg: str) -> None:
     print(f"[export] {msg}", file=sys.stderr, flush=True)
+    LOG.info(msg)
 
 
 def _float_onnx(prep: Prepared, opts: ExportOptions, ctx: dict) -> tuple[Path, dict, dict]:

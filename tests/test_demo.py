@@ -31,6 +31,15 @@ def test_the_fast_demo_runs_every_stage_on_real_faces(demo):
     assert [m for m in messages if m.endswith(" ...")][:5] == [f"[demo {i}/6] {n} ..." for i, n in
                                                                enumerate(("data", "teacher", "students", "bench",
                                                                           "detect"), 1)]
+    # progress: while each stage runs, how far it is, rising to the end of the stage
+    for i, name in enumerate(("data", "teacher", "students", "bench", "detect"), 1):
+        ticks = [m for m in messages if m.startswith(f"[demo {i}/6 {name} ")]
+        pct = [int(re.match(r"\[demo \d/6 \w+ +(\d+)%\]", m).group(1)) for m in ticks]
+        assert len(ticks) >= 2 and pct == sorted(pct) and pct[-1] >= 90, (name, ticks)
+    assert any("repvit_m0_9 distilled: epoch 1/1 step 2/2" in m for m in messages)
+    assert any("repvit_m0_9 plain: epoch 1/1 validated" in m for m in messages)
+    assert any("repvit_m0_9 onnx int8: exporting and checking parity" in m for m in messages)
+    assert any("repvit_m0_9 onnx-int8: ok" in m for m in messages)
     # data: the three packaged people, Grace Hopper validating, crops found by the face detector in each photo
     assert set(st["data"]["sources"]) == {"astronaut", "cameraman", "grace_hopper"}
     assert st["data"]["crops"]["val"]["real"] >= 4 and st["data"]["crops"]["train"]["real"] >= 8
@@ -66,16 +75,75 @@ def test_a_second_run_reuses_finished_stages(demo):
     assert a["auc"] == b["auc"] and a["checkpoint"] == b["checkpoint"] and again["total_s"] < 60
 
 
+def test_the_clip_teacher_redoes_the_stages_after_data_and_distils_through_clip_logits(demo, tmp_path):
+    """--teacher clip on a finished B5 run: the data stage has other settings (pan-and-zoom videos of each photo),
+    so it and every later stage run again; the frozen-CLIP teacher learns from clips and is scored per clip."""
+    from benchmarks.demo import run_demo
+
+    out, first, _ = demo
+    shutil.copytree(out, tmp_path / "demo")
+    messages: list[str] = []
+    result = run_demo(tmp_path / "demo", fast=True, teacher="clip", progress=messages.append)
+    events = [m for m in messages if re.match(r"\[demo \d/6\] ", m) and not m.endswith("s")]
+    assert events[:5] == ["[demo 1/6] data (settings changed since it ran) ...",
+                          "[demo 2/6] teacher (an earlier stage was redone) ...",
+                          "[demo 3/6] students (an earlier stage was redone) ...",
+                          "[demo 4/6] bench (an earlier stage was redone) ...",
+                          "[demo 5/6] detect (an earlier stage was redone) ..."], events
+    st = result["stages"]
+    assert st["data"]["sources"]["astronaut"]["videos"] == 1  # one 8-frame pan-and-zoom clip of each photo
+    assert st["data"]["crops"]["train"]["real"] >= first["stages"]["data"]["crops"]["train"]["real"] + 12
+    assert st["teacher"]["model"] == "clip_fcg_vit_b16" and st["teacher"]["video"]
+    rep = st["students"]["models"]["repvit_m0_9"]
+    assert rep["teacher"]["model"] == "clip_fcg_vit_b16" and rep["teacher"]["scored"].endswith("clips")
+    assert rep["distilled"]["scored"].endswith("crops") and 0.0 <= rep["teacher"]["auc"] <= 1.0
+    cache = list((tmp_path / "demo" / "students" / "teacher_cache").glob("teacher-*.json"))
+    logits = json.loads(cache[0].read_text())
+    assert len(logits) == st["data"]["crops"]["train"]["real"] + st["data"]["crops"]["val"]["real"]
+    assert len(set(logits.values())) < len(logits)  # each clip's logit on all of its frames
+    md = (tmp_path / "demo" / "report.md").read_text()
+    assert "clips of 4 frames" in md and "clip_fcg_vit_b16" in md
+
+
+def test_the_console_display_overwrites_progress_lines_on_a_terminal():
+    import io
+
+    from benchmarks.demo import console_progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, tty in ((Tty(), True), (io.StringIO(), False)):
+        show = console_progress(stream)
+        show("[demo 3/6] students ...")
+        show("[demo 3/6 students  40%] repvit_m0_9 distilled: epoch 1/2 step 2/5, loss 0.690")
+        show("[demo 3/6] students: done in 12 s")
+        text = stream.getvalue()
+        if tty:  # the progress line is rewritten in place, the stage lines stay
+            assert text.count("\n") == 2 and "\r\033[K[demo 3/6 students  40%]" in text
+        else:  # a log file gets every line
+            assert text.count("\n") == 3 and "\r" not in text
+
+
 def test_a_failing_stage_stops_with_its_name_and_keeps_earlier_stages(demo, tmp_path, monkeypatch):
     import benchmarks.demo as dm
     from edge_sdk.errors import InputError
 
     out, _, _ = demo
     shutil.copytree(out / "data", tmp_path / "data")
-    monkeypatch.setattr(dm, "stage_teacher", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory")))
-    with pytest.raises(InputError, match=r"stage 2/6 \(teacher\) failed: RuntimeError: out of memory"):
-        dm.run_demo(tmp_path, fast=True, progress=lambda m: None)
+    def failing(*a, **k):
+        import os
+
+        os.write(2, b"native library noise\n")  # what a library writes to the process's stderr goes to the log
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(dm, "stage_teacher", failing)
+    with pytest.raises(InputError, match=r"stage 2/6 \(teacher\) failed: RuntimeError: out of memory\. Its log: "
+                                         + re.escape(str(tmp_path / "teacher" / "log.txt"))):
+        dm.run_demo(tmp_path, fast=True, progress=lambda m: None, capture_logs=True)
     assert (tmp_path / "data" / "stage.json").is_file() and not (tmp_path / "teacher" / "stage.json").exists()
+    assert (tmp_path / "teacher" / "log.txt").read_text() == "native library noise\n"
 
 
 def _chromium() -> str:

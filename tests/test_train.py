@@ -184,6 +184,33 @@ def test_clip_dataset_gives_ordered_clips_with_one_augmentation_per_clip(index):
     assert all(torch.equal(clip[0], clip[k]) for k in range(1, 4))
 
 
+def test_clip_self_blends_blend_every_frame_alike_and_validate_in_pairs(index):
+    """A fake clip for a video teacher: every frame self-blended with the same draw; validation gives each clip as it
+    is and blended (balanced, the same every epoch); training draws both classes from real clips alone."""
+    from distill.train import ClipDataset, read_rows
+
+    rows = read_rows(index, "train")
+    norm = ((0.5,) * 3, (0.5,) * 3)
+    still = ClipDataset(rows[:1] * 4, 48, *norm, frames=4, pseudo_fakes="sbi", paired=True, seed=3)
+    assert len(still) == 2 and list(still.labels()) == [0, 1]
+    (real, y0, c0), (fake, y1, c1) = still[0], still[1]
+    assert (float(y0), float(y1), c0, c1) == (0.0, 1.0, 0, 0)
+    assert all(torch.equal(fake[0], fake[k]) for k in range(1, 4))  # one blend for the whole clip
+    assert float((fake - real).abs().mean()) > 0.01  # and it changed the face
+    assert torch.equal(ClipDataset(rows[:1] * 4, 48, *norm, frames=4, pseudo_fakes="sbi", paired=True, seed=3)[1][0],
+                       fake)  # validation is fixed
+    moving = ClipDataset(rows, 48, *norm, frames=4, pseudo_fakes="sbi", paired=True)
+    x, y, c = moving[3]
+    assert float(y) == 1.0 and x.shape == (4, 3, 48, 48) and c == 1
+    train = ClipDataset(rows, 48, *norm, frames=4, pseudo_fakes="sbi")
+    assert len(train) == len(rows) // 4 and set(train.labels()) == {0}
+    drawn = set()
+    for epoch in range(4):
+        train.epoch = epoch
+        drawn |= {float(train[i][1]) for i in range(len(train))}
+    assert drawn == {0.0, 1.0}, drawn
+
+
 def test_pseudo_fakes_keep_their_hard_label_as_the_distillation_target(index, tmp_path):
     """The cached teacher logit belongs to the stored (real) crop, not to a fake blended from it on the fly."""
     trainer = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "x"), **dict(TINY, alpha=1.0, tau=2.0)))
