@@ -204,3 +204,39 @@ def test_user_faces_and_videos_join_the_dataset_with_identity_safe_splits(tmp_pa
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="empty: no video files"):
         build_dataset(tmp_path / "e", variants=1, videos=tmp_path / "empty")
+
+
+def _edge_sdk_commands(text: str) -> list[str]:
+    return re.findall(r"^\s*(edge-sdk [^\n#]*)", text.replace("\\\n", " "), re.M)
+
+
+def _parses(cmd: str):
+    import shlex
+
+    from edge_sdk.cli import build_parser
+
+    try:
+        return build_parser().parse_args(shlex.split(cmd)[1:])
+    except SystemExit as err:
+        pytest.fail(f"`{cmd}` is not a valid edge-sdk command (exit {err.code})")
+
+
+def test_readme_starts_with_the_two_commands_then_the_path_to_real_data():
+    """The README's first commands are `make demo` and `make test`; after the report's screenshot comes the path to
+    real data, prepare -> train -> distill -> export -> bench -> detect -> camera, each a command the CLI accepts."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    first = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
+    assert [line.split("#")[0].strip() for line in first.strip().splitlines()] == ["make demo", "make test"]
+    shot = readme.index("![The demo report")
+    assert (Path(__file__).resolve().parents[1] / "benchmarks" / "demo_report.jpg").stat().st_size > 50_000
+    block = re.search(r"```bash\n(.*?)```", readme[shot:], re.S).group(1)
+    verbs = [_parses(c).verb for c in _edge_sdk_commands(block)]
+    assert verbs == ["prepare", "train", "distill", "export", "bench", "detect", "camera"], verbs
+
+
+def test_the_reports_next_steps_are_commands_the_cli_accepts(demo):
+    out, _, _ = demo
+    md = (out / "report.md").read_text()
+    block = md[md.index("## Next"):]
+    verbs = [_parses(c).verb for c in _edge_sdk_commands(block)]
+    assert verbs == ["prepare", "train", "distill", "export", "bench", "detect", "camera"], verbs
