@@ -84,6 +84,24 @@ def _prepare(args: argparse.Namespace) -> int:
     return 1 if report["errors"] or report["identity_leaks"] else 0
 
 
+def _step_progress(verb: str, stream=None):
+    """Training progress on stderr: every validation and the teacher's scoring, and a step line whenever the
+    percentage changes (at most ~100 per run in a log file); on a terminal the step line updates in place."""
+    stream = stream or sys.stderr
+    tty, last = stream.isatty(), [-1]
+
+    def show(done: int, total: int, message: str) -> None:
+        pct = int(100 * done / max(1, total))
+        step = "step" in message and "validated" not in message
+        if step and pct == last[0] and not tty:
+            return
+        last[0] = pct
+        line = f"[{verb} {pct:3d}%] {message}"
+        stream.write(("\r\033[K" + line) if tty and step else (("\r\033[K" if tty else "") + line + "\n"))
+        stream.flush()
+    return show
+
+
 def _train(args: argparse.Namespace) -> int:
     import json
 
@@ -100,10 +118,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.verb == "distill" and args.baseline:
         from distill.train import distill_with_baseline
 
-        report = distill_with_baseline(cfg, resume=args.resume)
+        report = distill_with_baseline(cfg, resume=args.resume, progress=_step_progress(args.verb))
         print(json.dumps(report, indent=2, default=float))
         return 0
-    result = train(cfg, resume=args.resume)
+    result = train(cfg, resume=args.resume, progress=_step_progress(args.verb))
     print(json.dumps(result["best"], indent=2, default=float))
     return 0
 

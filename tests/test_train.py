@@ -169,6 +169,27 @@ def test_eval_cli_reports_frame_and_video_metrics_per_index(index, tmp_path):
     assert (tmp_path / "ev" / "roc_labelled.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_train_and_distill_cli_show_progress_per_step_and_validation(index, tmp_path, capsys):
+    import re
+
+    from edge_sdk.cli import main
+
+    tiny = ["--index", str(index), "--img-size", "32", "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "4",
+            "--pseudo-fakes", "sbi"]
+    assert main(["train", "--model", "resnet10t", "--out", str(tmp_path / "t"), *tiny]) == 0
+    err = capsys.readouterr().err
+    steps = re.findall(r"^\[train +(\d+)%\] epoch (\d)/2 step (\d)/3, loss \d", err, re.M)
+    assert [(int(p), int(e), int(k)) for p, e, k in steps] == [(16, 1, 1), (33, 1, 2), (50, 1, 3), (66, 2, 1),
+                                                                 (83, 2, 2), (100, 2, 3)]
+    assert len(re.findall(r"^\[train +\d+%\] epoch \d/2 validated: loss [\d.]+, AUC [\d.]+$", err, re.M)) == 2
+    assert main(["distill", "--student", "resnet10t", "--teacher", str(tmp_path / "t" / "best.pt"), "--baseline",
+                 "--out", str(tmp_path / "s"), *tiny]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"^\[distill +0%\] distilled: the teacher scores the \d+ crops once \(cached\)$", err, re.M)
+    pct = [int(p) for p in re.findall(r"^\[distill +(\d+)%\]", err, re.M)]
+    assert pct == sorted(pct) and pct[-1] == 100 and "plain: epoch 2/2 validated" in err
+
+
 def test_clip_dataset_gives_ordered_clips_with_one_augmentation_per_clip(index):
     from distill.train import ClipDataset, read_rows
 
