@@ -182,16 +182,10 @@ TICK = re.compile(r"\[demo \d+/\d+ \S+ +\d+%\] ")
 def console_progress(stream=None):
     """Stage lines as they come; on a terminal, a stage's progress lines overwrite each other on one line. By default
     it writes to a copy of stderr made now, which stays on the console while ``stage_log`` sends stderr to a file."""
-    stream = stream or os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
-    tty = stream.isatty()
+    from edge_sdk.console import StatusLines
 
-    def show(message: str) -> None:
-        if tty and TICK.match(message):
-            stream.write("\r\033[K" + message[:shutil.get_terminal_size().columns - 1])
-        else:
-            stream.write(("\r\033[K" if tty else "") + message + "\n")
-        stream.flush()
-    return show
+    lines = StatusLines(stream or os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1))
+    return lambda message: lines.write(message, transient=bool(TICK.match(message)))
 
 
 # ---------------------------------------------------------------------------------------------- stages
@@ -276,10 +270,9 @@ def stage_students(folder: Path, tick, plan: Plan, index: str, teacher: str) -> 
 
 
 def stage_bench(folder: Path, tick, plan: Plan, students: dict, calib: str) -> dict:
-    from benchmarks.bench import bench, not_available_here, write_outputs
-
     import logging
 
+    from benchmarks.bench import bench, not_available_here, write_outputs
     from export.exporter import LOG
 
     docs = []

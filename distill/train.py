@@ -552,14 +552,14 @@ class Trainer:
         """Train; ``stop_after_steps`` ends the run early (as a kill would) after that many steps, for tests.
         ``progress(done_steps, total_steps, message)`` is called after every step and every validation."""
         cfg = self.cfg
+        tell = progress if progress is not None and self.is_main else (lambda done, total, message: None)
         ds_train, ds_val = self.dataset("train", True), self.dataset("val", False)
         if len(ds_train) == 0:
             raise InputError(f"index {cfg.index}: the train split is empty")
         steps = cfg.steps_per_epoch or max(1, len(ds_train) // (cfg.batch_size * self.world))
         if cfg.teacher and cfg.teacher_mode == "cached":
-            if progress is not None and self.is_main:
-                progress(0, steps * cfg.epochs, f"the teacher scores the {len(ds_train.rows) + len(ds_val.rows)} "
-                                                "crops once (cached)")
+            tell(0, steps * cfg.epochs, f"the teacher scores the {len(ds_train.rows) + len(ds_val.rows)} crops once "
+                                        "(cached)")
             targets = self.teacher_targets(ds_train, ds_val)
         else:
             targets = None
@@ -623,9 +623,7 @@ class Trainer:
                 losses.append(float(loss.detach()))
                 global_step += 1
                 done_steps += 1
-                if progress is not None and self.is_main:
-                    progress(global_step, total, f"epoch {epoch + 1}/{cfg.epochs} step {k + 1}/{steps}, "
-                                                 f"loss {losses[-1]:.3f}")
+                tell(global_step, total, f"epoch {epoch + 1}/{cfg.epochs} step {k + 1}/{steps}, loss {losses[-1]:.3f}")
                 if cfg.ckpt_every and (k + 1) % cfg.ckpt_every == 0:
                     self.save(last, self.state(opt, epoch, k + 1, global_step, best, history, losses))
                 if stop_after_steps is not None and done_steps >= stop_after_steps:
@@ -633,9 +631,8 @@ class Trainer:
                     return {"stopped_at_step": global_step}
             val_loss, z, yv = self.evaluate(ds_val)
             m = metrics(yv, z) if len(yv) else {}
-            if progress is not None and self.is_main:
-                progress(global_step, total, f"epoch {epoch + 1}/{cfg.epochs} validated: loss {val_loss:.3f}"
-                                             + (f", AUC {m['auc']:.3f}" if m.get("auc") is not None else ""))
+            tell(global_step, total, f"epoch {epoch + 1}/{cfg.epochs} validated: loss {val_loss:.3f}"
+                                     + (f", AUC {m['auc']:.3f}" if m.get("auc") is not None else ""))
             row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "val_loss": val_loss,
                    **{f"val_{k}": v for k, v in m.items()}, "seconds": round(time.perf_counter() - t0, 2),
                    "lr": opt.param_groups[0]["lr"]}

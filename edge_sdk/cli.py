@@ -87,18 +87,17 @@ def _prepare(args: argparse.Namespace) -> int:
 def _step_progress(verb: str, stream=None):
     """Training progress on stderr: every validation and the teacher's scoring, and a step line whenever the
     percentage changes (at most ~100 per run in a log file); on a terminal the step line updates in place."""
-    stream = stream or sys.stderr
-    tty, last = stream.isatty(), [-1]
+    from .console import StatusLines
+
+    lines, last = StatusLines(stream or sys.stderr), [-1]
 
     def show(done: int, total: int, message: str) -> None:
         pct = int(100 * done / max(1, total))
         step = "step" in message and "validated" not in message
-        if step and pct == last[0] and not tty:
+        if step and pct == last[0] and not lines.tty:
             return
         last[0] = pct
-        line = f"[{verb} {pct:3d}%] {message}"
-        stream.write(("\r\033[K" + line) if tty and step else (("\r\033[K" if tty else "") + line + "\n"))
-        stream.flush()
+        lines.write(f"[{verb} {pct:3d}%] {message}", transient=step)
     return show
 
 
