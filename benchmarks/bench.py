@@ -54,7 +54,7 @@ STATUS = ("ok", "parity failed", "failed to run", "failed to export", "not avail
 
 
 def target_names() -> list[str]:
-    from export.exporter import FORMATS
+    from edge_sdk.export.exporter import FORMATS
 
     return [TORCH] + [f"{t}-{p}" for t, p in FORMATS]
 
@@ -92,7 +92,7 @@ def not_available_here(target: str) -> str | None:
             return "Core ML predicts only on macOS (the model converts here; bench it on a Mac or with the iOS demo)"
         return None
     if kind == "tensorrt":
-        from export.tensorrt import tensorrt_version
+        from edge_sdk.export.tensorrt import tensorrt_version
 
         if tensorrt_version() is None:
             return ("TensorRT is not installed (NVIDIA GPU or Jetson: pip install tensorrt from NVIDIA's index, then "
@@ -116,7 +116,7 @@ class ModelCase:
         import torch
 
         from edge_sdk.models import create_model, load_checkpoint
-        from export.prepare import prepare
+        from edge_sdk.export.prepare import prepare
 
         from .zoo import count_flops
 
@@ -140,7 +140,7 @@ class ModelCase:
 
     def _inputs(self, spec, data: str | None, limit: int, face_model: str | None):
         """Parity crops (the data's faces, or seeded noise crops), and one frame + face box for pre/post timing."""
-        from export.calibration import CropSet, face_crops
+        from edge_sdk.export.calibration import CropSet, face_crops
 
         if data is not None:
             from edge_sdk.faces import FaceDetector
@@ -227,7 +227,7 @@ def torch_artifact(case: ModelCase) -> tuple[Path, float]:
 def export_targets(case: ModelCase, targets: list[str], calib: str | None, calib_size: int, threshold: float,
                    trt_ops_table: str | None) -> dict[str, dict]:
     """Export the targets without a cached artifact in one ``export()`` call; returns target -> record."""
-    from export.exporter import FORMATS, QUANTIZED, ExportOptions, export
+    from edge_sdk.export.exporter import FORMATS, QUANTIZED, ExportOptions, export
 
     records, todo = {}, []
     calib_key = {"calib": None if calib is None else str(calib), "calib_size": calib_size}
@@ -272,13 +272,12 @@ def run_job(job: dict, workdir: Path, timeout: float = 1800) -> dict:
     """Run ``benchmarks.measure`` on ``job`` in a fresh interpreter; a crash or timeout becomes an error."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:  # absolute paths: the child may start anywhere
+        job_path, result_path = Path(tmp).resolve() / "job.json", Path(tmp).resolve() / "result.json"
         job_path.write_text(json.dumps(job))
-        try:
-            proc = subprocess.run([sys.executable, "-m", "benchmarks.measure", str(job_path), str(result_path)],
-                                  capture_output=True, text=True, timeout=timeout,
-                                  cwd=str(Path(__file__).resolve().parents[1]))
+        try:  # the installed package's module, from this process's own cwd (no source-tree path)
+            proc = subprocess.run([sys.executable, "-m", "edge_sdk.benchmarks.measure", str(job_path), str(result_path)],
+                                  capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return {"ok": False, "error": f"measurement did not finish within {timeout:.0f} s"}
         if result_path.is_file():
@@ -295,7 +294,7 @@ def artifact_bytes(path: Path) -> int:
 
 def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict, workdir: Path,
                    probe: dict | None) -> dict:
-    from export.verify import compare
+    from edge_sdk.export.verify import compare
 
     np.save(workdir / "x.npy", case.x)
     np.save(workdir / "parity.npy", case.parity.x)

@@ -190,7 +190,7 @@ def console_progress(stream=None):
 
 # ---------------------------------------------------------------------------------------------- stages
 def stage_data(folder: Path, tick, plan: Plan, faces, videos) -> dict:
-    from distill.demo_data import build_dataset
+    from edge_sdk.distill.demo_data import build_dataset
 
     report = build_dataset(folder, variants=plan.variants, size=384, faces=faces, videos=videos, progress=False,
                            clips=plan.clips, clip_frames=plan.clip_frames, tick=tick)
@@ -205,8 +205,8 @@ def example_crops(index: Path, png: Path, n: int = 6) -> Path:
     import cv2
     import numpy as np
 
-    from distill.augment import self_blend
-    from distill.train import read_rows
+    from edge_sdk.distill.augment import self_blend
+    from edge_sdk.distill.train import read_rows
 
     train = read_rows(index, "train")
     rows = [train[int(k)] for k in np.unique(np.linspace(0, len(train) - 1, n).round())]  # spread over identities
@@ -223,7 +223,7 @@ def example_crops(index: Path, png: Path, n: int = 6) -> Path:
 
 
 def _train_cfg(index: str, **kw):
-    from distill.train import TrainConfig
+    from edge_sdk.distill.train import TrainConfig
 
     base = dict(index=index, pseudo_fakes="sbi", augment=0.0, ckpt_every=0, min_lr_ratio=0.1, weight_decay=1e-4,
                 seed=0)
@@ -236,7 +236,7 @@ def _steps(tick, start: float, share: float, prefix: str):
 
 
 def stage_teacher(folder: Path, tick, plan: Plan, index: str) -> dict:
-    from distill.train import TrainConfig, train
+    from edge_sdk.distill.train import TrainConfig, train
     from edge_sdk.models import VIDEO_MODELS
 
     groups = {}
@@ -253,7 +253,7 @@ def stage_teacher(folder: Path, tick, plan: Plan, index: str) -> dict:
 
 
 def stage_students(folder: Path, tick, plan: Plan, index: str, teacher: str) -> dict:
-    from distill.train import distill_with_baseline
+    from edge_sdk.distill.train import distill_with_baseline
 
     out = {}
     for k, name in enumerate(plan.students):
@@ -272,8 +272,8 @@ def stage_students(folder: Path, tick, plan: Plan, index: str, teacher: str) -> 
 def stage_bench(folder: Path, tick, plan: Plan, students: dict, calib: str) -> dict:
     import logging
 
-    from benchmarks.bench import bench, not_available_here, write_outputs
-    from export.exporter import LOG
+    from edge_sdk.benchmarks.bench import bench, not_available_here, write_outputs
+    from edge_sdk.export.exporter import LOG
 
     docs = []
     jobs = [(name, [t for t in plan.targets if (name, t) not in plan.skip]) for name in plan.students]
@@ -311,7 +311,7 @@ def stage_bench(folder: Path, tick, plan: Plan, students: dict, calib: str) -> d
     for name in plan.students:
         artifacts = {r["target"]: r.get("artifact") for d in docs for r in d["results"] if r["model"] == name}
         if "coreml-fp16" in plan.targets:
-            from export import export
+            from edge_sdk.export import export
 
             tick(done[0] / units, f"{name}: converting to Core ML fp16")
             rec = export(name, weights=students["models"][name]["distilled"]["checkpoint"],
@@ -344,7 +344,7 @@ def trt_table() -> Path | None:
 def trt_check(onnx_path: Path) -> dict:
     """TensorRT fp16 builds its engine from the float ONNX itself; what can be checked here is that ONNX against
     TensorRT's operator table."""
-    from export.tensorrt import check_onnx_for_tensorrt
+    from edge_sdk.export.tensorrt import check_onnx_for_tensorrt
 
     table = trt_table()
     size = onnx_path.stat().st_size
@@ -364,8 +364,8 @@ def make_video(photo: Path, out: Path, frames: int, fake_from: float = 0.4, fake
     import cv2
     import numpy as np
 
-    from distill.augment import self_blend
-    from distill.demo_data import pan_zoom_clip
+    from edge_sdk.distill.augment import self_blend
+    from edge_sdk.distill.demo_data import pan_zoom_clip
     from edge_sdk.faces import FaceDetector
     from edge_sdk.preprocess import load_image
 
@@ -472,7 +472,7 @@ def run_demo(out: str | Path = "runs/demo", fast: bool = False, fresh: bool = Fa
     if not artifact:
         raise InputError(f"demo: no {plan.detect_target} artifact of {plan.detect_model} to run detect with "
                          f"(see {bench['markdown']})")
-    from distill.demo_data import packaged_photos
+    from edge_sdk.distill.demo_data import packaged_photos
 
     photos = packaged_photos()
     photo = photos.get("grace_hopper") or next(iter(photos.values()))

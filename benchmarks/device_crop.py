@@ -1,6 +1,6 @@
 """Write the demo apps' benchmark crop and its host reference logit, using the Python runtime.
 
-    python -m benchmarks.device_crop android_demo/app/src/main/assets/executorch-int8 \
+    python -m edge_sdk.benchmarks.device_crop android_demo/app/src/main/assets/executorch-int8 \
         --image ../shared/samples/western_real_1.JPG
 
 reads ``<export dir>/manifest.json``, finds the largest face in ``--image`` with the runtime's

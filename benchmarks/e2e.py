@@ -7,7 +7,7 @@ Two views of the same pipeline (decode -> face detection -> crop -> model -> tra
 * ``isolated``: each stage alone over the same frames, one after the other (decode, face detection
   per 720p frame, crop + normalise, model at batch 1), so the split adds up without overlap.
 
-    python -m benchmarks.e2e --video ../shared/samples/western_fake.mp4 [--model ARTIFACT] [--threads 2]
+    python -m edge_sdk.benchmarks.e2e --video ../shared/samples/western_fake.mp4 [--model ARTIFACT] [--threads 2]
 
 Without ``--model`` it exports MS-Eff-GCViT B0 (random init: speed does not depend on the
 weights) to ONNX fp32 under ``--out`` once and reuses it.
@@ -38,7 +38,7 @@ def default_artifact(out_dir: Path, name: str = "ms_eff_gcvit_b0") -> Path:
     from edge_sdk import manifest
     from edge_sdk.models import create_model, reparameterize
     from edge_sdk.preprocess import CropSpec
-    from export import export_onnx
+    from edge_sdk.export import export_onnx
 
     model = reparameterize(create_model(name)).eval()
     size = model.pretrained_cfg["input_size"][-1]

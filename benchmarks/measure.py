@@ -5,7 +5,7 @@ Runtime process never imports torch), threads are pinned before any library star
 one runtime's thread pool cannot slow the next. ``benchmarks.bench`` writes a job file and reads
 the result file; a crash leaves no result, which the caller reports as "failed to run".
 
-    python -m benchmarks.measure JOB.json RESULT.json
+    python -m edge_sdk.benchmarks.measure JOB.json RESULT.json
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Distillation evidence on a task anyone can rebuild: self-blended pseudo-fakes of real faces.
 
-    python -m distill.evidence --train-video ../shared/samples/western_fake.mp4 \\
+    python -m edge_sdk.distill.evidence --train-video ../shared/samples/western_fake.mp4 \\
         --val-video ../shared/samples/western_real.mp4 --out runs/evidence
 
 Real faces are the crops ``edge-sdk prepare`` makes from one video (train) and another (validation), so no frame
@@ -80,7 +80,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m distill.evidence", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m edge_sdk.distill.evidence", description=__doc__.split("\n\n")[0])
     ap.add_argument("--train-video", action="append", required=True, help="video(s) whose faces train")
     ap.add_argument("--val-video", action="append", required=True, help="video(s) whose faces validate")
     ap.add_argument("--out", default="runs/evidence")

@@ -14,7 +14,7 @@ METHOD_NAMES = ("gradcam", "gradcam++", "hirescam", "gradcam-elementwise", "laye
 
 
 def _zoo(args: argparse.Namespace) -> int:
-    from benchmarks.zoo import DEFAULT_MODELS, to_markdown, zoo_report
+    from edge_sdk.benchmarks.zoo import DEFAULT_MODELS, to_markdown, zoo_report
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else DEFAULT_MODELS
     entries = zoo_report(models, out_dir=args.out)
@@ -70,7 +70,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _prepare(args: argparse.Namespace) -> int:
     import json
 
-    from distill.prepare import prepare
+    from edge_sdk.distill.prepare import prepare
 
     report = prepare(args.root, args.out, layout=args.layout, frames=args.frames, size=args.size, margin=args.margin,
                      split_dir=args.split_dir, compression=args.compression, val=args.val, test=args.test,
@@ -104,7 +104,7 @@ def _step_progress(verb: str, stream=None):
 def _train(args: argparse.Namespace) -> int:
     import json
 
-    from distill.train import TrainConfig, train
+    from edge_sdk.distill.train import TrainConfig, train
 
     overrides = {k: getattr(args, k) for k in ("model", "index", "out", "epochs", "batch_size", "lr", "weight_decay",
                                                 "img_size", "pseudo_fakes", "steps_per_epoch", "seed", "workers",
@@ -115,7 +115,7 @@ def _train(args: argparse.Namespace) -> int:
                          feature_weight=args.feature_weight)
     cfg = TrainConfig.from_recipe(args.recipe, **overrides)
     if args.verb == "distill" and args.baseline:
-        from distill.train import distill_with_baseline
+        from edge_sdk.distill.train import distill_with_baseline
 
         report = distill_with_baseline(cfg, resume=args.resume, progress=_step_progress(args.verb))
         print(json.dumps(report, indent=2, default=float))
@@ -128,7 +128,7 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     import json
 
-    from distill.evaluate import evaluate
+    from edge_sdk.distill.evaluate import evaluate
 
     report = evaluate(args.model, args.index, split=args.split, out=args.out, threshold=args.threshold,
                       choose_threshold=args.choose_threshold, img_size=args.img_size, model_name=args.arch)
@@ -158,7 +158,7 @@ def _camera(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import json
 
-    from export import ExportOptions, export, to_markdown
+    from edge_sdk.export import ExportOptions, export, to_markdown
 
     opts = ExportOptions(dynamic_batch=args.dynamic_batch, opset=args.opset, calib_method=args.calib_method,
                          keep_float=tuple(args.keep_float or ()), palettize_bits=args.palettize_bits,
@@ -178,7 +178,7 @@ def _export(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     import json
 
-    from export import verify
+    from edge_sdk.export import verify
 
     r = verify(args.artifact, args.data, weights=args.weights, limit=args.limit, write=not args.no_write)
     print(json.dumps({k: v for k, v in r.items() if k != "data"}, indent=2))
@@ -189,19 +189,19 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from benchmarks.demo import main as demo_main
+    from edge_sdk.benchmarks.demo import main as demo_main
 
     return demo_main(args)
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from benchmarks.bench import main as bench_main
+    from edge_sdk.benchmarks.bench import main as bench_main
 
     return bench_main(args)
 
 
 def _build_engine(args: argparse.Namespace) -> int:
-    from export.tensorrt import main_build_engine
+    from edge_sdk.export.tensorrt import main_build_engine
 
     return main_build_engine(args.rest)
 

@@ -69,7 +69,7 @@ def b0_artifacts(tmp_path_factory) -> dict:
     from edge_sdk import manifest
     from edge_sdk.models import create_model
     from edge_sdk.preprocess import CropSpec
-    from export import export_onnx
+    from edge_sdk.export import export_onnx
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("b0")
@@ -93,7 +93,7 @@ def b0_exports(b0_artifacts, tmp_path_factory) -> dict:
     B0's ExecuTorch int8 takes ~8 min to lower on 2 cores (59 XNNPACK subgraphs); CI's quick bench
     (`make bench-ci`) exports and runs it and gates its parity, so the suite leaves it to RepViT here.
     """
-    from export import export
+    from edge_sdk.export import export
 
     out = tmp_path_factory.mktemp("b0_exports")
     records = export(b0_artifacts["model"], out=out, name="ms_eff_gcvit_b0", calib=shared_path("samples"),

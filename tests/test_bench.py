@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from benchmarks import bench as bench_mod
-from benchmarks.gate import gate
+from edge_sdk.benchmarks import bench as bench_mod
+from edge_sdk.benchmarks.gate import gate
 from edge_sdk.cli import main as cli_main
 
 TINY = "mobilenetv3_small_050"  # any timm classifier goes through create_model: fast to export and time
@@ -23,12 +23,12 @@ def quiet(*_):
 @pytest.fixture(scope="module")
 def tiny_bench(tmp_path_factory, monkeypatch_module):
     """One bench run of a tiny model where the fp16 ONNX conversion is made to fail."""
-    import export.onnx
+    import edge_sdk.export.onnx
 
     def broken_fp16(*_, **__):
         raise RuntimeError("fp16 conversion broken on purpose")
 
-    monkeypatch_module.setattr(export.onnx, "to_fp16", broken_fp16)
+    monkeypatch_module.setattr(edge_sdk.export.onnx, "to_fp16", broken_fp16)
     out = tmp_path_factory.mktemp("bench")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -88,12 +88,12 @@ def test_a_measurement_that_cannot_run_is_a_row_with_the_reason(tiny_bench, tmp_
 
 
 def test_cached_artifacts_are_reused_and_a_new_seed_invalidates_them(tiny_bench, monkeypatch):
-    import export.exporter
+    import edge_sdk.export.exporter
 
     def no_export(*_, **__):
         raise AssertionError("export called although the artifact is cached")
 
-    monkeypatch.setattr(export.exporter, "export", no_export)
+    monkeypatch.setattr(edge_sdk.export.exporter, "export", no_export)
     out = tiny_bench["out"]
     doc = bench_mod.bench([TINY], ["onnx-fp32"], threads=1, warmup=1, runs=3, out=out, progress=quiet)
     row = doc["results"][0]
@@ -106,7 +106,7 @@ def test_cached_artifacts_are_reused_and_a_new_seed_invalidates_them(tiny_bench,
 
 @pytest.mark.parametrize("model", ["ms_eff_gcvit_b0", "repvit_m0_9"])
 def test_macs_agree_with_the_zoo_report(model, tmp_path):
-    from benchmarks.zoo import describe
+    from edge_sdk.benchmarks.zoo import describe
 
     case = bench_mod.ModelCase(model, None, 0, tmp_path, None, 4, 1)
     assert round(case.macs_g, 3) == describe(model).macs_g

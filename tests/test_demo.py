@@ -17,7 +17,7 @@ pytest.importorskip("skimage", reason="the demo's packaged photos come with scik
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from benchmarks.demo import run_demo
+    from edge_sdk.benchmarks.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo")
     messages: list[str] = []
@@ -65,7 +65,7 @@ def test_the_fast_demo_runs_every_stage_on_real_faces(demo):
 
 
 def test_a_second_run_reuses_finished_stages(demo):
-    from benchmarks.demo import run_demo
+    from edge_sdk.benchmarks.demo import run_demo
 
     out, first, _ = demo
     messages: list[str] = []
@@ -78,7 +78,7 @@ def test_a_second_run_reuses_finished_stages(demo):
 def test_the_clip_teacher_redoes_the_stages_after_data_and_distils_through_clip_logits(demo, tmp_path):
     """--teacher clip on a finished B5 run: the data stage has other settings (pan-and-zoom videos of each photo),
     so it and every later stage run again; the frozen-CLIP teacher learns from clips and is scored per clip."""
-    from benchmarks.demo import run_demo
+    from edge_sdk.benchmarks.demo import run_demo
 
     out, first, _ = demo
     shutil.copytree(out, tmp_path / "demo")
@@ -108,7 +108,7 @@ def test_the_clip_teacher_redoes_the_stages_after_data_and_distils_through_clip_
 def test_the_console_display_overwrites_progress_lines_on_a_terminal():
     import io
 
-    from benchmarks.demo import console_progress
+    from edge_sdk.benchmarks.demo import console_progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -127,7 +127,7 @@ def test_the_console_display_overwrites_progress_lines_on_a_terminal():
 
 
 def test_a_failing_stage_stops_with_its_name_and_keeps_earlier_stages(demo, tmp_path, monkeypatch):
-    import benchmarks.demo as dm
+    import edge_sdk.benchmarks.demo as dm
     from edge_sdk.errors import InputError
 
     out, _, _ = demo
@@ -177,7 +177,7 @@ def test_report_renders_in_headless_chromium_with_images_and_tables(demo, tmp_pa
 def test_user_faces_and_videos_join_the_dataset_with_identity_safe_splits(tmp_path):
     import csv
 
-    from distill.demo_data import build_dataset
+    from edge_sdk.distill.demo_data import build_dataset
     from edge_sdk.errors import InputError
     from tests.conftest import shared_path
 

@@ -285,7 +285,7 @@ def export_dir(tmp_path_factory) -> Path:
     """What ``export.export`` writes for a tiny conv net (ONNX fp32, a few seconds): artifact + manifest.json."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from export import export
+    from edge_sdk.export import export
 
     class Tiny(torch.nn.Module):
         def __init__(self):
@@ -853,7 +853,7 @@ def test_device_crop_tool_writes_the_crop_and_host_logit(export_dir, exported_ma
     """benchmarks/device_crop.py: the benchmark screens' crop is the runtime's crop of the photo, and its reference
     logit is what the runtime gets from the same artifact."""
     import edge_sdk
-    from benchmarks.device_crop import main
+    from edge_sdk.benchmarks.device_crop import main
     from edge_sdk.faces import FaceDetector
     from edge_sdk.preprocess import CropSpec, load_image
 

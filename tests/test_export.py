@@ -14,10 +14,10 @@ import torch
 import edge_sdk
 from edge_sdk import manifest
 from edge_sdk.errors import InputError
-from export import export, formats_for
-from export.calibration import face_crops
-from export.onnx import quantize_int8
-from export.verify import LIMITS
+from edge_sdk.export import export, formats_for
+from edge_sdk.export.calibration import face_crops
+from edge_sdk.export.onnx import quantize_int8
+from edge_sdk.export.verify import LIMITS
 from tests.conftest import shared_path
 
 FORMATS = [("onnx", "fp32"), ("onnx", "fp16"), ("onnx", "int8"), ("executorch", "fp32"), ("executorch", "int8")]
@@ -197,7 +197,7 @@ def test_verify_catches_a_crop_spec_that_disagrees_with_training(repvit, tmp_pat
 
 
 def test_tensorrt_ready_onnx_passes_the_operator_table(repvit, tmp_path):
-    from export import ExportOptions
+    from edge_sdk.export import ExportOptions
 
     table = shared_path("fixtures", "tensorrt10_onnx_operators.csv")
     records = export("repvit_m0_9", target="tensorrt", precision=None, weights=repvit["ckpt"], out=tmp_path,
@@ -221,7 +221,7 @@ def test_tensorrt_ready_onnx_passes_the_operator_table(repvit, tmp_path):
 def test_apple_targets_are_built_and_marked_not_run_here(repvit, tmp_path):
     import sys
 
-    from export.coreml import inspect_mlpackage
+    from edge_sdk.export.coreml import inspect_mlpackage
 
     records = export("repvit_m0_9", target="coreml", precision="fp16", weights=repvit["ckpt"], out=tmp_path)
     records += export("repvit_m0_9", target="executorch-coreml", precision="fp16", weights=repvit["ckpt"], out=tmp_path)

@@ -20,7 +20,7 @@ ct = pytest.importorskip("coremltools")
 from edge_sdk.errors import EdgeSDKError, InputError, MissingDependencyError  # noqa: E402
 from edge_sdk.models import create_model, reparameterize  # noqa: E402
 from edge_sdk.preprocess import CropSpec  # noqa: E402
-from export.coreml import (compress_mlpackage, export_coreml, image_normalisation, inspect_mlpackage,  # noqa: E402
+from edge_sdk.export.coreml import (compress_mlpackage, export_coreml, image_normalisation, inspect_mlpackage,  # noqa: E402
                            predict_coreml, save_mlpackage)
 
 MODELS = ("ms_eff_gcvit_b0", "repvit_m0_9")

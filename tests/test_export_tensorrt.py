@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edge_sdk.errors import MissingDependencyError
-from export.tensorrt import (
+from edge_sdk.export.tensorrt import (
     UNCHECKED,
     build_engine,
     check_onnx_for_tensorrt,
@@ -456,7 +456,7 @@ def test_a_built_engine_gets_its_own_manifest(tmp_path):
     """edge_sdk.load(engine) needs a manifest describing the engine: made from the ONNX file's (engine bytes stand-in)."""
     from edge_sdk import manifest
     from edge_sdk.preprocess import CropSpec
-    from export.tensorrt import write_engine_manifest
+    from edge_sdk.export.tensorrt import write_engine_manifest
 
     onnx_path, engine = tmp_path / "m.onnx", tmp_path / "m.engine"
     onnx_path.write_bytes(b"onnx stand-in")

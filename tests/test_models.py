@@ -100,7 +100,7 @@ def test_deepguard_checkpoint_errors_name_the_key(reference):
 
 
 def test_b0_exports_with_no_tensor_above_rank5(tmp_path):
-    from export import export_onnx, max_tensor_rank
+    from edge_sdk.export import export_onnx, max_tensor_rank
 
     model = timm.create_model("ms_eff_gcvit_b0").eval()
     x = torch.randn(2, 3, 224, 224)

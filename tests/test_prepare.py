@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from distill.datasets import assign_splits, identity_leaks, scan
-from distill.prepare import jittered_indices, parse_shard, prepare, read_index
+from edge_sdk.distill.datasets import assign_splits, identity_leaks, scan
+from edge_sdk.distill.prepare import jittered_indices, parse_shard, prepare, read_index
 from edge_sdk.errors import InputError
 from tests.conftest import shared_path
 

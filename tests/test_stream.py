@@ -138,7 +138,7 @@ def test_track_smoother_is_a_per_track_ema():
 
 
 def test_e2e_benchmark_reports_fps_and_stage_split(b0_artifacts, clip, tmp_path):
-    from benchmarks.e2e import run
+    from edge_sdk.benchmarks.e2e import run
 
     result = run(clip, b0_artifacts["onnx"], threads=2, repeats=1, out_dir=tmp_path)
     iso, pipe = result["isolated"], result["pipelined"]

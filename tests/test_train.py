@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from distill.train import TrainConfig, Trainer, param_groups
+from edge_sdk.distill.train import TrainConfig, Trainer, param_groups
 from tests.conftest import shared_path
 
 TINY = dict(model="resnet10t", img_size=32, batch_size=8, steps_per_epoch=4, epochs=2, lr=1e-3, weight_decay=1e-4,
@@ -19,7 +19,7 @@ TINY = dict(model="resnet10t", img_size=32, batch_size=8, steps_per_epoch=4, epo
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     """Real face crops of the two sample videos (train / val), as edge-sdk prepare makes them."""
-    from distill.prepare import prepare
+    from edge_sdk.distill.prepare import prepare
 
     root = tmp_path_factory.mktemp("syn")
     table = root / "list.csv"
@@ -82,7 +82,7 @@ def test_two_ranks_with_gloo_end_with_identical_weights(index, tmp_path):
 
 
 def test_teacher_logits_are_cached_and_invalidated_when_the_teacher_changes(index, tmp_path):
-    from distill import teacher_cache
+    from edge_sdk.distill import teacher_cache
 
     teacher = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "t"), **dict(TINY, epochs=1))).run()
     assert teacher["best"]["epoch"] == 0
@@ -118,7 +118,7 @@ def test_deepguard_recipe_groups_and_no_decay():
 
 
 def test_self_blend_changes_the_face_and_leaves_the_border():
-    from distill.augment import augment, self_blend
+    from edge_sdk.distill.augment import augment, self_blend
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:96, 0:96]
@@ -131,7 +131,7 @@ def test_self_blend_changes_the_face_and_leaves_the_border():
 
 
 def test_metrics_on_known_scores():
-    from distill.evaluate import average_precision, eer, summary
+    from edge_sdk.distill.evaluate import average_precision, eer, summary
 
     y = np.array([0, 0, 0, 1, 1, 1])
     perfect = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
@@ -145,7 +145,7 @@ def test_metrics_on_known_scores():
 def test_eval_cli_reports_frame_and_video_metrics_per_index(index, tmp_path):
     import shutil
 
-    from distill.prepare import prepare
+    from edge_sdk.distill.prepare import prepare
     from edge_sdk.cli import main
 
     tree = tmp_path / "tree"
@@ -191,7 +191,7 @@ def test_train_and_distill_cli_show_progress_per_step_and_validation(index, tmp_
 
 
 def test_clip_dataset_gives_ordered_clips_with_one_augmentation_per_clip(index):
-    from distill.train import ClipDataset, read_rows
+    from edge_sdk.distill.train import ClipDataset, read_rows
 
     rows = read_rows(index, "train")
     ds = ClipDataset(rows, 32, (0.5,) * 3, (0.5,) * 3, frames=4, augment=1.0)
@@ -208,7 +208,7 @@ def test_clip_dataset_gives_ordered_clips_with_one_augmentation_per_clip(index):
 def test_clip_self_blends_blend_every_frame_alike_and_validate_in_pairs(index):
     """A fake clip for a video teacher: every frame self-blended with the same draw; validation gives each clip as it
     is and blended (balanced, the same every epoch); training draws both classes from real clips alone."""
-    from distill.train import ClipDataset, read_rows
+    from edge_sdk.distill.train import ClipDataset, read_rows
 
     rows = read_rows(index, "train")
     norm = ((0.5,) * 3, (0.5,) * 3)
@@ -258,7 +258,7 @@ def _teacher(index, tmp_path) -> str:
 def test_pseudo_fakes_get_the_teachers_logit_of_the_blended_input(index, tmp_path):
     """Cached mode: stored crops take the cached logit; a sample changed on the fly is scored by the teacher in memory
     on exactly the pixels the student sees (at the size the teacher was trained at)."""
-    from distill.train import load_teacher
+    from edge_sdk.distill.train import load_teacher
 
     ckpt = _teacher(index, tmp_path)
     teacher, _ = load_teacher(ckpt)
@@ -288,7 +288,7 @@ def test_pseudo_fakes_get_the_teachers_logit_of_the_blended_input(index, tmp_pat
 
 
 def test_online_teacher_with_feature_matching_trains_and_resumes_its_projection(index, tmp_path):
-    from distill import teacher_cache
+    from edge_sdk.distill import teacher_cache
 
     ckpt = _teacher(index, tmp_path)
     cfg = dict(TINY, model="repvit_m0_9", teacher=ckpt, teacher_mode="online", feature_weight=1.0, epochs=1,
@@ -316,8 +316,8 @@ def test_online_teacher_with_feature_matching_trains_and_resumes_its_projection(
 
 
 def test_paired_mixup_and_paired_validation(index):
-    from distill.augment import self_blend
-    from distill.train import CropDataset, read_rows
+    from edge_sdk.distill.augment import self_blend
+    from edge_sdk.distill.train import CropDataset, read_rows
 
     rows = read_rows(index, "train")
     mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -351,8 +351,8 @@ def test_clip_video_teacher_trains_on_clips_and_distils_into_a_frame_student(ind
     logit as its distillation target."""
     import csv
 
-    from distill import teacher_cache
-    from distill.train import CropDataset, load_teacher, read_rows
+    from edge_sdk.distill import teacher_cache
+    from edge_sdk.distill.train import CropDataset, load_teacher, read_rows
 
     # labelled clips: the train video's frames are "fake", the val video's "real"; each video split in two halves
     src = index / "index.csv"
@@ -407,7 +407,7 @@ def test_distilled_student_is_within_003_auc_of_a_teacher_above_09(tmp_path_fact
     """The synthetic task (distill/evidence.py): real faces of one sample video train, of the other validate; fakes
     are their self-blends. A resnet18 teacher from scratch, a resnet10t student distilled from it, and the same
     student without the teacher (reported beside it in comparison.md, not asserted)."""
-    from distill.evidence import build_index, markdown, run
+    from edge_sdk.distill.evidence import build_index, markdown, run
 
     root = tmp_path_factory.mktemp("evidence")
     index = build_index([str(shared_path("samples", "western_fake.mp4"))],

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.zoo import count_flops, describe
+from edge_sdk.benchmarks.zoo import count_flops, describe
 from edge_sdk.cli import main
 
 
