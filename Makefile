@@ -11,9 +11,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstalls only when the pins or the project's dependencies change.
+# mediapipe pulls in opencv-contrib-python (a GUI build needing libGL) beside the runtime's headless OpenCV; both write
+# cv2/, so the environment ends with the pinned headless build alone.
 $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[all]'
+	$(PY) -m pip uninstall -q -y opencv-contrib-python opencv-python
+	$(PY) -m pip install -q --no-deps --force-reinstall -c constraints.txt opencv-python-headless
 	touch $(STAMP)
 
 install: $(STAMP)

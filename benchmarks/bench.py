@@ -25,8 +25,8 @@ Outputs in ``--out``: ``bench.json`` (schema ``benchmarks/schemas/bench.schema.j
 from __future__ import annotations
 
 import json
-import os
 import shutil
+from dataclasses import replace
 import subprocess
 import sys
 import time
@@ -34,14 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_sdk import targets as target_table
+from edge_sdk.export.calibration import PACKAGED
+
+from .config import DEFAULT_MODELS, DEFAULT_TARGETS, BenchConfig  # noqa: F401
+
 from .machine import machine
 
 SCHEMA_VERSION = 1
 SCHEMA = Path(__file__).with_name("schemas") / "bench.schema.json"
-DEFAULT_MODELS = ("ms_eff_gcvit_b0", "repvit_m0_9", "repvit_m1_1")
-DEFAULT_TARGETS = ("torch", "onnx-fp32", "onnx-fp16", "onnx-int8", "executorch-fp32", "executorch-int8",
-                   "coreml-fp16", "tensorrt-fp16", "tensorrt-int8")
-TORCH = "torch"
+TORCH = target_table.REFERENCE  # the eager PyTorch row every ratio is taken against
 # Compute and latency the models' own projects publish (../shared/REFERENCES.md), printed beside ours.
 PUBLISHED = {
     "ms_eff_gcvit_b0": {"macs_g": 0.87, "source": "DeepGuard README (its \"0.87 GFLOPs\" are MACs)"},
@@ -54,57 +56,24 @@ STATUS = ("ok", "parity failed", "failed to run", "failed to export", "not avail
 
 
 def target_names() -> list[str]:
-    from edge_sdk.export.exporter import FORMATS
-
-    return [TORCH] + [f"{t}-{p}" for t, p in FORMATS]
+    """Every row of the target table (the eager ``torch`` reference first)."""
+    return target_table.names()
 
 
 def split_target(target: str) -> tuple[str, str]:
     """``onnx-int8`` -> (``onnx``, ``int8``); ``executorch-coreml-fp16`` -> (``executorch-coreml``, ``fp16``)."""
-    if target == TORCH:
-        return TORCH, "fp32"
-    kind, _, precision = target.rpartition("-")
-    return kind, precision
+    t = target_table.get(target)
+    return t.format, t.precision
 
 
 def parse_targets(text: str | None) -> list[str]:
-    from edge_sdk.errors import InputError
-
-    names = target_names()
-    if not text:
-        return list(DEFAULT_TARGETS)
-    if text.strip() == "all":
-        return names
-    wanted = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in wanted if t not in names]
-    if unknown:
-        raise InputError(f"unknown bench target(s) {', '.join(unknown)}: choose from {', '.join(names)} or all")
-    return list(dict.fromkeys(wanted))
+    """``--targets``: comma-separated table rows, ``all``, or (None) the defaults."""
+    return [t.name for t in target_table.parse(text, DEFAULT_TARGETS)]
 
 
 def not_available_here(target: str) -> str | None:
-    """Why this machine cannot run ``target`` (None when it can)."""
-    kind, _ = split_target(target)
-    if kind == "executorch-coreml":
-        return "the Core ML delegate of ExecuTorch runs only on Apple devices (iOS/macOS)"
-    if kind == "coreml":
-        if sys.platform != "darwin":
-            return "Core ML predicts only on macOS (the model converts here; bench it on a Mac or with the iOS demo)"
-        return None
-    if kind == "tensorrt":
-        from edge_sdk.export.tensorrt import tensorrt_version
-
-        if tensorrt_version() is None:
-            return ("TensorRT is not installed (NVIDIA GPU or Jetson: pip install tensorrt from NVIDIA's index, then "
-                    "bench --targets tensorrt-fp16,tensorrt-int8 there)")
-        try:
-            import torch
-
-            if not torch.cuda.is_available():
-                return "TensorRT is installed but no CUDA GPU is visible"
-        except ImportError:
-            return "TensorRT buffers need torch with CUDA"
-    return None
+    """Why this machine cannot measure ``target``'s deployed form (None when it can)."""
+    return target_table.get(target).bench_unavailable()
 
 
 # ---------------------------------------------------------------------------------------------- model side
@@ -115,18 +84,18 @@ class ModelCase:
                  batch: int, face_model: str | None = None):
         import torch
 
-        from edge_sdk.models import create_model, load_checkpoint
         from edge_sdk.export.prepare import prepare
+        from edge_sdk.models import load
 
         from .zoo import count_flops
 
         self.name, self.weights, self.seed, self.batch = name, weights, seed, batch
-        torch.manual_seed(seed)
-        net = create_model(name).eval()
-        if weights:
-            load_checkpoint(net, weights)
-        self.trained_state = {k: v.clone() for k, v in net.state_dict().items()}  # what the torch row runs
-        self.prep = prepare(net, name=name)
+        self.loaded = load(name, weights=weights, seed=seed)
+        if not self.loaded.trained:
+            print(f"[bench] {name}: random weights (seed {seed}, no --weights): latency is real, scores are not",
+                  file=sys.stderr)
+        self.trained_state = {k: v.clone() for k, v in self.loaded.model.state_dict().items()}  # the torch row
+        self.prep = prepare(self.loaded, name=name)
         self.params_m = sum(p.numel() for p in self.prep.module.parameters()) / 1e6
         self.macs_g = count_flops(self.prep.module, self.prep.example()) / 2e9
         self.cache = cache / name
@@ -139,18 +108,19 @@ class ModelCase:
                                              for b in self.parity.batches(16)])
 
     def _inputs(self, spec, data: str | None, limit: int, face_model: str | None):
-        """Parity crops (the data's faces, or seeded noise crops), and one frame + face box for pre/post timing."""
-        from edge_sdk.export.calibration import CropSet, face_crops
+        """The parity set of ``data`` (face crops, whole frames and their hard variants; ``"random"``: seeded noise
+        crops), and one frame + face box for the pre/post timing."""
+        from edge_sdk.export.calibration import RANDOM, CropSet, parity_inputs
 
-        if data is not None:
+        if data is not None and str(data) != RANDOM:
             from edge_sdk.faces import FaceDetector
+            from edge_sdk.media import is_video
             from edge_sdk.preprocess import load_image
-            from edge_sdk.video import VIDEO_SUFFIXES
 
-            crops = face_crops(data, spec, limit=limit, face_model=face_model)
+            crops = parity_inputs(data, spec, limit=limit, face_model=face_model)
             with FaceDetector(face_model) as det:
-                for f in crops.files:
-                    if Path(f).suffix.lower() in VIDEO_SUFFIXES:
+                for f in dict.fromkeys(crops.files):
+                    if is_video(f):
                         continue
                     rgb = load_image(f)
                     found = det.detect(rgb)
@@ -159,10 +129,10 @@ class ModelCase:
             frame = np.full((720, 1280, 3), 127, np.uint8)
             return crops, frame, [490.0, 210.0, 790.0, 510.0]
         rng = np.random.default_rng(self.seed)
-        x = spec.to_tensor(rng.integers(0, 256, (32, spec.size, spec.size, 3), dtype=np.uint8))
+        rgb = rng.integers(0, 256, (32, spec.size, spec.size, 3), dtype=np.uint8)
         frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-        return CropSet(x, None, {"source": f"random uint8 crops (seed {self.seed})", "crops": len(x)}), frame, \
-            [490.0, 210.0, 790.0, 510.0]
+        return CropSet(spec.to_tensor(rgb), None, {"source": f"random uint8 crops (seed {self.seed})", "crops": 32},
+                       rgb=rgb, kinds=["noise"] * 32), frame, [490.0, 210.0, 790.0, 510.0]
 
     def key(self) -> dict:
         """What the cached artifacts depend on (calibration is checked per quantized artifact)."""
@@ -212,58 +182,57 @@ def torch_artifact(case: ModelCase) -> tuple[Path, float]:
     path = folder / f"{case.name}.pt"
     if _cached(path):
         return path, 0.0
+    from edge_sdk.fileio import atomic_path
+
     t0 = time.perf_counter()
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.partial"
-    torch.save(case.trained_state, tmp)
-    os.replace(tmp, path)
-    size = case.prep.crop.size
-    m = manifest.build(path, model=case.name, target="torch", precision="fp32", crop=case.prep.crop,
-                       input_shape=["batch", 3, size, size], checkpoint=case.weights)
+    with atomic_path(path) as tmp:
+        torch.save(case.trained_state, tmp)
+    m = manifest.build(path, model=case.name, target="torch", precision="fp32", target_name=TORCH,
+                       crop=case.prep.crop, input_shape=case.prep.input_shape(), checkpoint=case.weights,
+                       weights=case.loaded.weights_record(), card=case.loaded.card.to_manifest(case.loaded.tag),
+                       signature=case.prep.signature(), kwargs=case.loaded.kwargs)
     manifest.write(m, folder / "manifest.json")
     return path, time.perf_counter() - t0
 
 
-def export_targets(case: ModelCase, targets: list[str], calib: str | None, calib_size: int, threshold: float,
+def export_targets(case: ModelCase, names: list[str], calib: str | None, calib_size: int, threshold: float,
                    trt_ops_table: str | None) -> dict[str, dict]:
     """Export the targets without a cached artifact in one ``export()`` call; returns target -> record."""
-    from edge_sdk.export.exporter import FORMATS, QUANTIZED, ExportOptions, export
+    from edge_sdk.export.exporter import export
+    from edge_sdk.fileio import write_atomic
 
     records, todo = {}, []
     calib_key = {"calib": None if calib is None else str(calib), "calib_size": calib_size}
-    for t in targets:
-        kind, precision = split_target(t)
-        path = case.cache / f"{kind}-{precision}" / f"{case.name}{FORMATS[(kind, precision)]}"
+    for name in names:
+        t = target_table.get(name)
+        path = case.cache / t.name / f"{case.name}{t.suffix}"
         calib_file = path.parent / "bench-calib.json"
-        same_calib = precision not in QUANTIZED or (calib_file.is_file() and json.loads(calib_file.read_text()) == calib_key)
+        same_calib = not t.calibration or (calib_file.is_file() and json.loads(calib_file.read_text()) == calib_key)
         if same_calib and _cached(path):
             m = json.loads((path.parent / "manifest.json").read_text())
-            records[t] = {"ok": True, "path": str(path), "cached": True,
-                          "export_s": ((m.get("export") or {}).get("steps") or {}).get("total_s")}
+            runtime = (m.get("export") or {}).get("runtime_artifact")
+            records[name] = {"ok": True, "path": runtime or str(path), "cached": True,
+                             "export_s": ((m.get("export") or {}).get("steps") or {}).get("total_s")}
         else:
-            todo.append((kind, precision))
+            todo.append(t)
     if todo:
-        needs_calib = any(p in ("int8", "w8a8") for _, p in todo)
         try:
-            done = export(case.prep.module, out=case.cache, formats=todo, calib=calib if needs_calib else None,
-                          calib_size=calib_size, threshold=threshold, name=case.name,
-                          options=ExportOptions(trt_ops_table=trt_ops_table, parity_crops=16))
+            done = export(case.prep.loaded, out=case.cache, formats=todo,
+                          calib=calib if any(t.calibration for t in todo) else None, calib_size=calib_size,
+                          threshold=threshold, name=case.name,
+                          trt_ops_table=trt_ops_table, parity_crops=16)
         except Exception as err:  # a whole-model failure (bad calibration data, ...): every target says why
             msg = f"{type(err).__name__}: {err}"
-            return {**records, **{f"{k}-{p}": {"ok": False, "error": msg} for k, p in todo}}
+            return {**records, **{t.name: {"ok": False, "error": msg} for t in todo}}
         for r in done:
-            t = f"{r['target']}-{r['precision']}"
             if not r["ok"]:
-                records[t] = {"ok": False, "error": r["error"]}
+                records[r["name"]] = {"ok": False, "error": r["error"]}
                 continue
-            path = Path(r["path"])
-            if r["precision"] in QUANTIZED:
-                from edge_sdk.fileio import write_atomic
-
-                write_atomic(path.parent / "bench-calib.json", json.dumps(calib_key))
-            if r["target"] == "tensorrt" and path.with_suffix(".engine").is_file():
-                path = path.with_suffix(".engine")  # built here (TensorRT present): bench the engine
-            records[t] = {"ok": True, "path": str(path), "cached": False, "export_s": r["steps"].get("total_s")}
+            if target_table.get(r["name"]).calibration:
+                write_atomic(Path(r["path"]).parent / "bench-calib.json", json.dumps(calib_key))
+            # an artifact built for the device here (a TensorRT engine) is what gets measured
+            records[r["name"]] = {"ok": True, "path": r.get("runtime_artifact") or r["path"], "cached": False,
+                                  "export_s": r["steps"].get("total_s")}
     return records
 
 
@@ -305,15 +274,21 @@ def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict,
     r = run_job(job, workdir)
     if not r["ok"]:
         return {"status": "failed to run", "reason": r["error"]}
-    _, precision = split_target(target)
-    parity = compare(case.reference, np.asarray(r["outputs"]), precision, settings["threshold"], case.parity.labels)
+    outputs = np.asarray(r["outputs"], np.float64)
+    if not np.isfinite(outputs).all():
+        k = int(np.argmax(~np.isfinite(outputs)))
+        where = case.parity.files[k] if k < len(case.parity.files) else f"parity input {k}"
+        return {"status": "failed to run", "reason": f"{artifact.name} returned {outputs[k]} for {where} "
+                f"({int((~np.isfinite(outputs)).sum())} of {len(outputs)} parity inputs not finite)"}
+    parity = compare(case.reference, outputs, target, settings["threshold"], case.parity.labels,
+                     kinds=case.parity.kinds)
     lat = r["latency_ms"]
     row = {"status": "ok" if parity["passed"] else "parity failed", "backend": r["backend"], "device": r["device"],
            "load_s": r["load_s"], "latency_ms": lat, "with_prepost_ms": r["with_prepost_ms"],
            "throughput_ips": case.batch * 1e3 / lat["mean"], "peak_rss_mb": r["peak_rss_mb"],
            "rss_before_load_mb": r["rss_before_load_mb"],
-           "parity": {k: parity[k] for k in ("n", "max_abs_logit", "mean_abs_logit", "agreement", "passed", "failures",
-                                              "limits")}}
+           "parity": {k: parity.get(k) for k in ("n", "max_abs_logit", "mean_abs_logit", "agreement", "spearman",
+                                                  "worst_kind", "passed", "failures", "limits")}}
     if not parity["passed"]:
         row["reason"] = "; ".join(parity["failures"])
     gflops = 2 * case.macs_g * case.batch / (lat["p50"] / 1e3)
@@ -331,52 +306,49 @@ def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict,
     return row
 
 
-def bench(models=DEFAULT_MODELS, targets=DEFAULT_TARGETS, threads: int | None = None, batch: int = 1,
-          warmup: int = 10, runs: int = 100, data: str | None = None, data_limit: int = 64, calib: str | None = None,
-          calib_size: int = 64, out: str | Path = "runs/bench", cache: str | Path | None = None,
-          weights: str | None = None, seed: int = 0, threshold: float = 0.5, e2e: str | None = None,
-          e2e_target: str = "onnx-fp32", trt_ops_table: str | None = None, probe_seconds: float = 1.0,
-          command: str | None = None, progress=print, on_row=None) -> dict:
-    """Run the benchmark and write bench.json / bench.md / plots under ``out``; returns the JSON document.
-    ``on_row(row)`` is called as each model x target row is finished (a progress display)."""
-    from edge_sdk.errors import InputError
+def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_seconds: float = 1.0,
+          command: str | None = None, **overrides) -> dict:
+    """Run the benchmark and write bench.json / bench.md / plots under ``cfg.out``; returns the JSON document.
 
-    models, targets = list(models), list(targets)
-    if weights and len(models) != 1:
-        raise InputError(f"--weights {weights}: give exactly one model with it (got {len(models)})")
-    if batch < 1 or runs < 1 or warmup < 0:
-        raise InputError(f"batch and runs must be >= 1 and warmup >= 0 (got {batch}, {runs}, {warmup})")
-    out = Path(out)
-    cache = Path(cache) if cache else out / "artifacts"
-    calib = calib if calib is not None else data
-    needs_calib = any(split_target(t)[1] in ("int8", "w8a8") for t in targets if t != TORCH and not not_available_here(t))
-    if needs_calib and calib is None:
-        raise InputError("int8 targets need calibration data: --calib DIR (face images/videos), --data DIR, "
-                         "or --calib random for a smoke test")
+    Options are :class:`BenchConfig` fields (``cfg`` and/or keywords). ``on_row(row)`` is called as each model x
+    target row is finished (a progress display). ``doc["failures"]`` lists every requested target that can run
+    here yet failed, and a failed matmul probe: ``main`` exits non-zero on any."""
+    if "targets" in overrides and overrides["targets"] is not None:
+        overrides["targets"] = tuple(overrides["targets"])
+    if "models" in overrides and overrides["models"] is not None:
+        overrides["models"] = tuple(overrides["models"])
+    cfg = replace(cfg, **overrides) if cfg is not None else BenchConfig(**overrides)
+    models, targets = list(cfg.models), parse_targets(",".join(cfg.targets))
+    out = Path(cfg.out)
+    cache = Path(cfg.cache) if cfg.cache else out / "artifacts"
+    data = cfg.data if cfg.data is not None else PACKAGED
+    calib = cfg.calib if cfg.calib is not None else data
     work = out / ".work"
     work.mkdir(parents=True, exist_ok=True)
-    settings = {"threads": threads, "batch": batch, "warmup": warmup, "runs": runs, "threshold": threshold,
-                "data": data, "calib": calib, "calib_size": calib_size, "seed": None if weights else seed,
-                "weights": weights, "cpus_used": threads or machine()["cores"]}
-    progress(f"[bench] probing the matmul peak ({threads or 'all'} threads)")
-    probe = run_job({"kind": "probe", "threads": threads, "seconds": probe_seconds}, work)
+    settings = {"threads": cfg.threads, "batch": cfg.batch, "warmup": cfg.warmup, "runs": cfg.runs,
+                "threshold": cfg.threshold, "data": data, "calib": calib, "calib_size": cfg.calib_size,
+                "seed": None if cfg.weights else cfg.seed, "weights": cfg.weights,
+                "cpus_used": cfg.threads or machine()["cores"]}
+    progress(f"[bench] probing the matmul peak ({cfg.threads or 'all'} threads)")
+    probe = run_job({"kind": "probe", "threads": cfg.threads, "seconds": probe_seconds}, work)
+    failures = [] if probe.get("ok") else [f"matmul probe: {probe.get('error')}"]
     probe = probe if probe.get("ok") else None
     results, e2e_results = [], []
     for name in models:
         t0 = time.perf_counter()
-        case = ModelCase(name, weights, seed, cache, data, data_limit, batch)
+        case = ModelCase(name, cfg.weights, cfg.seed, cache, data, cfg.data_limit, cfg.batch)
         open_cache(case, case.key())
         progress(f"[bench] {name}: {case.params_m:.2f} M params, {case.macs_g:.3f} GMACs, "
                  f"{len(case.parity.x)} parity crops ({time.perf_counter() - t0:.1f} s)")
         runnable = [t for t in targets if t != TORCH and not not_available_here(t)]
-        exported = export_targets(case, runnable, calib, calib_size, threshold, trt_ops_table)
+        exported = export_targets(case, runnable, calib, cfg.calib_size, cfg.threshold, cfg.trt_ops_table)
         if TORCH in targets:
             path, secs = torch_artifact(case)
             exported[TORCH] = {"ok": True, "path": str(path), "cached": secs == 0.0, "export_s": round(secs, 2)}
         rows = {}
         for target in targets:
             row = {"model": name, "target": target, "precision": split_target(target)[1], "params_m": case.params_m,
-                   "macs_g": case.macs_g}
+                   "macs_g": case.macs_g, "label": target_table.get(target).label}
             why = not_available_here(target)
             if why:
                 row.update(status="not available here", reason=why)
@@ -387,11 +359,13 @@ def bench(models=DEFAULT_MODELS, targets=DEFAULT_TARGETS, threads: int | None = 
                 path = Path(rec["path"])
                 row.update(artifact=str(path), size_mb=artifact_bytes(path) / 1e6, export_s=rec["export_s"],
                            cached=rec["cached"])
-                progress(f"[bench] {name} {target}: measuring {path.name} ({warmup} warm-up + {runs} runs)")
+                progress(f"[bench] {name} {target}: measuring {path.name} ({cfg.warmup} warm-up + {cfg.runs} runs)")
                 row.update(measure_target(case, target, path, settings, work, probe))
             progress(f"[bench] {name} {target}: {row['status']}" +
                      (f", p50 {row['latency_ms']['p50']:.2f} ms" if "latency_ms" in row else
                       f" ({row.get('reason', '')[:120]})"))
+            if row["status"] in ("failed to export", "failed to run"):
+                failures.append(f"{name} {target}: {row['status']}: {row.get('reason', '')[:200]}")
             rows[target] = row
             if on_row is not None:
                 on_row(row)
@@ -400,11 +374,13 @@ def bench(models=DEFAULT_MODELS, targets=DEFAULT_TARGETS, threads: int | None = 
             if torch_row and "latency_ms" in torch_row and "latency_ms" in row:
                 row["vs_torch"] = row["latency_ms"]["p50"] / torch_row["latency_ms"]["p50"]
             results.append(row)
-        if e2e:
-            e2e_results.append(_e2e(name, rows, e2e, e2e_target, threads, out, progress))
+        if cfg.e2e:
+            e2e_results.append(_e2e(name, rows, cfg.e2e, cfg.e2e_target, cfg.threads, out, progress))
+            if e2e_results[-1]["status"] == "failed":
+                failures.append(f"{name} end to end: {e2e_results[-1].get('reason', '')[:200]}")
     doc = {"schema_version": SCHEMA_VERSION, "tool": "edge-sdk bench", "command": command, "machine": machine(),
-           "settings": settings, "probe": probe, "results": results, "e2e": e2e_results}
-    write_outputs(doc, out)
+           "settings": settings, "probe": probe, "results": results, "e2e": e2e_results, "failures": failures}
+    doc["written"] = write_outputs(doc, out)
     shutil.rmtree(work, ignore_errors=True)
     return doc
 
@@ -522,45 +498,47 @@ def model_summary(doc: dict) -> list[dict]:
     return out
 
 
-def write_outputs(doc: dict, out: Path) -> None:
-    from edge_sdk.fileio import write_atomic
+def write_outputs(doc: dict, out: Path) -> list[str]:
+    """bench.json, bench.md and the plots; returns the paths actually written (never one that was not)."""
+    from edge_sdk.fileio import to_json, write_atomic
 
-    validate(doc)
-    write_atomic(out / "bench.json", json.dumps(doc, indent=2) + "\n")
-    write_atomic(out / "bench.md", to_markdown(doc) + "\n")
+    body = {k: v for k, v in doc.items() if k != "written"}
+    validate(json.loads(to_json(body)))
+    written = [str(write_atomic(out / "bench.json", to_json(body, indent=2) + "\n")),
+               str(write_atomic(out / "bench.md", to_markdown(doc) + "\n"))]
     try:
         from .plots import plot
 
-        plot(doc, out)
+        written += [str(p) for p in plot(doc, out)]
     except ImportError as err:  # matplotlib is in the `bench` extra; the table and JSON do not need it
         print(f"[bench] plots skipped: {err} (pip install 'edge-sdk[bench]')", file=sys.stderr)
+    return written
 
 
-def main(args) -> int:
-    """The ``edge-sdk bench`` verb (argparse namespace from ``edge_sdk.cli``)."""
+def main(cfg: BenchConfig, argv: list[str] | None = None) -> int:
+    """The ``edge-sdk bench`` verb: exit 1 when the gate fails, when a requested target that can run here failed to
+    export or run, or when the matmul probe failed."""
     from .gate import gate, load_baseline
     from .gate import to_markdown as gate_md
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else list(DEFAULT_MODELS)
-    targets = parse_targets(args.targets)
-    baseline = load_baseline(args.baseline) if args.baseline else None  # fail early on a bad baseline path
-    doc = bench(models, targets, threads=args.threads, batch=args.batch, warmup=args.warmup, runs=args.runs,
-                data=args.data, data_limit=args.data_limit, calib=args.calib, calib_size=args.calib_size, out=args.out,
-                cache=args.cache, weights=args.weights, seed=args.seed, e2e=args.e2e, e2e_target=args.e2e_target,
-                trt_ops_table=args.trt_ops_table, command="edge-sdk bench " + " ".join(args.argv))
-    code = 0
+    baseline = load_baseline(cfg.baseline) if cfg.baseline else None  # fail early on a bad baseline path
+    doc = bench(cfg, command="edge-sdk bench " + " ".join(argv or []))
+    code = 1 if doc["failures"] else 0
     if baseline is not None:
-        doc["gate"] = gate(doc, baseline, max_regression=args.max_regression, reference=args.reference,
-                           check=args.gate, parity_slack=args.parity_slack, baseline_path=args.baseline)
-        write_outputs(doc, Path(args.out))
-        code = 0 if doc["gate"]["passed"] else 1
+        doc["gate"] = gate(doc, baseline, max_regression=cfg.max_regression, reference=cfg.reference,
+                           check=cfg.gate, parity_slack=cfg.parity_slack, baseline_path=cfg.baseline)
+        doc["written"] = write_outputs(doc, Path(cfg.out))
+        code = code or (0 if doc["gate"]["passed"] else 1)
     print(to_markdown(doc))
-    if args.write_baseline:
-        from edge_sdk.fileio import write_atomic
+    if cfg.write_baseline:
+        from edge_sdk.fileio import to_json, write_atomic
 
-        write_atomic(args.write_baseline, json.dumps({k: v for k, v in doc.items() if k != "gate"}, indent=2) + "\n")
-        print(f"\nwrote baseline {args.write_baseline}")
-    print(f"\nwrote {args.out}/bench.json, bench.md, latency.png, size_vs_latency.png")
+        write_atomic(cfg.write_baseline, to_json({k: v for k, v in doc.items() if k not in ("gate", "written")},
+                                                 indent=2) + "\n")
+        print(f"\nwrote baseline {cfg.write_baseline}")
+    print(f"\nwrote {', '.join(doc['written'])}")
+    for f in doc["failures"]:
+        print(f"edge-sdk bench: FAILED: {f}", file=sys.stderr)
     if baseline is not None:
         print(gate_md(doc["gate"]).splitlines()[0], file=sys.stderr)
     return code

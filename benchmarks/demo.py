@@ -237,7 +237,7 @@ def _steps(tick, start: float, share: float, prefix: str):
 
 def stage_teacher(folder: Path, tick, plan: Plan, index: str) -> dict:
     from edge_sdk.distill.train import TrainConfig, train
-    from edge_sdk.models import VIDEO_MODELS
+    from edge_sdk.models import card
 
     groups = {}
     if plan.teacher == "ms_eff_gcvit_b5":  # DeepGuard's per-branch learning rates
@@ -249,7 +249,7 @@ def stage_teacher(folder: Path, tick, plan: Plan, index: str) -> dict:
                      patience=1, **groups)
     result = train(cfg, progress=_steps(tick, 0.0, 1.0, f"{plan.teacher} "))
     return {"checkpoint": str(folder / "best.pt"), "model": plan.teacher, "history": result["history"],
-            "best": result["best"], "video": plan.teacher in VIDEO_MODELS}
+            "best": result["best"], "video": card(plan.teacher).kind == "clip"}
 
 
 def stage_students(folder: Path, tick, plan: Plan, index: str, teacher: str) -> dict:
@@ -315,7 +315,7 @@ def stage_bench(folder: Path, tick, plan: Plan, students: dict, calib: str) -> d
 
             tick(done[0] / units, f"{name}: converting to Core ML fp16")
             rec = export(name, weights=students["models"][name]["distilled"]["checkpoint"],
-                         formats=[("coreml", "fp16")], out=folder / name / "offline")[0]
+                         formats=["coreml-fp16"], out=folder / name / "offline")[0]
             offline.append({"model": name, "target": "coreml-fp16", "ok": rec["ok"], "bytes": rec.get("bytes"),
                             "path": rec.get("path"), "checked": "converted (mlprogram, fp16), manifest written; "
                             + (rec.get("parity") or {}).get("reason", "") if rec["ok"] else rec.get("error")})
@@ -488,9 +488,10 @@ def run_demo(out: str | Path = "runs/demo", fast: bool = False, fresh: bool = Fa
     return {**summary, "report": paths}
 
 
-def main(args) -> int:
-    result = run_demo(args.out, fast=args.fast, fresh=args.fresh, faces=args.faces, videos=args.videos,
-                      teacher=args.teacher, all_targets=args.all_targets, progress=console_progress(),
-                      capture_logs=not args.verbose)
+def main(cfg) -> int:
+    """The ``edge-sdk demo`` verb (a :class:`edge_sdk.benchmarks.config.DemoConfig`)."""
+    result = run_demo(cfg.out, fast=cfg.fast, fresh=cfg.fresh, faces=cfg.faces, videos=cfg.videos,
+                      teacher=cfg.teacher, all_targets=cfg.all_targets, progress=console_progress(),
+                      capture_logs=not cfg.verbose)
     print(json.dumps({"report": result["report"], "total_s": result["total_s"]}, indent=2))
     return 0

@@ -43,13 +43,11 @@ def _millions(params) -> float:
 
 
 def describe(name: str) -> ZooEntry:
-    from edge_sdk.models import VIDEO_MODELS, create_model, reparameterize
+    from edge_sdk.models import load, reparameterize
 
-    model = create_model(name).eval()
-    cfg = model.pretrained_cfg
-    shape = [1, *cfg["input_size"]]
-    if name.split(".")[0] in VIDEO_MODELS:
-        shape = [1, model.num_frames, *cfg["input_size"]]
+    loaded = load(name)
+    model = loaded.model
+    shape = [1, *loaded.signature()["shape"]]
     deployed = reparameterize(model)
     flops = count_flops(deployed, torch.zeros(shape))
     split = {}

@@ -29,10 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_sdk.errors import InputError
-from edge_sdk.video import VIDEO_SUFFIXES
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-MEDIA = VIDEO_SUFFIXES | IMAGE_SUFFIXES
+from edge_sdk.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES  # noqa: F401  (one list for the SDK)
+from edge_sdk.media import MEDIA_SUFFIXES as MEDIA
 SPLITS = ("train", "val", "test")
 
 

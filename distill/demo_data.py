@@ -15,32 +15,13 @@ from ``prepare`` (one identity per photo folder or video).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from edge_sdk.errors import InputError
 
-# name -> (package, file inside it, split, licence)
-PACKAGED = {
-    "astronaut": ("skimage", "data/astronaut.png", "train", "NASA, public domain"),
-    "cameraman": ("skimage", "data/camera.png", "train", "CC0 (Lav Varshney)"),
-    "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "val", "US Navy, public domain"),
-}
-
-
-def packaged_photos() -> dict[str, Path]:
-    """The packaged face photos that are installed here (a missing package is skipped)."""
-    found = {}
-    for name, (package, rel, _, _) in PACKAGED.items():
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        path = Path(list(spec.submodule_search_locations)[0]) / rel
-        if path.is_file():
-            found[name] = path
-    return found
+from edge_sdk.samples import PACKAGED, packaged_photos  # noqa: F401  (the demo's photos; re-exported)
 
 
 def photo_variant(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:

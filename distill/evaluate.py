@@ -19,45 +19,13 @@ import torch
 
 from edge_sdk.errors import InputError
 from edge_sdk.fileio import write_atomic
-from edge_sdk.metrics import auc
-
-
-def roc(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-scores, kind="mergesort")
-    y = labels[order]
-    tp, fp = np.cumsum(y == 1), np.cumsum(y == 0)
-    tpr = np.concatenate([[0], tp / max(1, tp[-1])])
-    fpr = np.concatenate([[0], fp / max(1, fp[-1])])
-    return fpr, tpr
-
-
-def eer(labels: np.ndarray, scores: np.ndarray) -> float:
-    fpr, tpr = roc(labels, scores)
-    fnr = 1 - tpr
-    i = int(np.argmin(np.abs(fnr - fpr)))
-    return float((fpr[i] + fnr[i]) / 2)
-
-
-def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    order = np.argsort(-scores, kind="mergesort")
-    y = labels[order] == 1
-    if not y.any():
-        return float("nan")
-    precision = np.cumsum(y) / np.arange(1, len(y) + 1)
-    return float(precision[y].mean())
+from edge_sdk import metrics
+from edge_sdk.metrics import auc, roc
 
 
 def summary(labels: np.ndarray, p: np.ndarray, threshold: float) -> dict:
-    eps = 1e-7
-    pred = p >= threshold
-    both = len(set(labels.tolist())) == 2
-    return {"n": int(len(labels)), "auc": auc(labels, p) if both else None,
-            "acc": float(np.mean(pred == (labels == 1))), "eer": eer(labels, p) if both else None,
-            "ap": average_precision(labels, p) if both else None,
-            "log_loss": float(-np.mean(labels * np.log(p + eps) + (1 - labels) * np.log(1 - p + eps))),
-            "confusion": {"tn": int(np.sum(~pred & (labels == 0))), "fp": int(np.sum(pred & (labels == 0))),
-                          "fn": int(np.sum(~pred & (labels == 1))), "tp": int(np.sum(pred & (labels == 1)))},
-            "threshold": threshold}
+    """Frame- or video-level metrics at a threshold (scikit-learn, :func:`edge_sdk.metrics.summary`)."""
+    return metrics.summary(labels, p, threshold)
 
 
 def predict(model, rows: list[dict], size: int, mean, std, batch: int = 32) -> np.ndarray:
@@ -79,10 +47,10 @@ def evaluate(model_path: str, indexes: list[str], split: str = "test", out: str 
     from .train import load_teacher, model_norm, read_rows
 
     model, name = load_teacher(model_path, model_name)
-    ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
     size = img_size or model.train_size
     mean, std = model_norm(model)
-    thr = threshold if threshold is not None else float(ckpt.get("threshold", 0.5)) if isinstance(ckpt, dict) else 0.5
+    recorded = model.loaded.threshold
+    thr = threshold if threshold is not None else (recorded if recorded is not None else 0.5)
     out = Path(out)
     report = {"model": name, "checkpoint": str(model_path), "split": split, "indexes": {}}
     if choose_threshold:
@@ -124,7 +92,7 @@ def _roc_png(path: Path, labels, p, vl, vp, title: str) -> None:
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for lab, sc, name in ((labels, p, "frame"), (vl, vp, "video")):
         if len(set(lab.tolist())) == 2:
-            fpr, tpr = roc(lab, sc)
+            fpr, tpr, _ = roc(lab, sc)
             ax.plot(fpr, tpr, label=f"{name} AUC {auc(lab, sc):.3f}")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")

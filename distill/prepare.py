@@ -17,6 +17,7 @@ any later run (or ``--index-only``) gives the complete index.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import sys
@@ -30,7 +31,10 @@ from edge_sdk.errors import InputError
 from edge_sdk.fileio import write_atomic
 from edge_sdk.preprocess import CropSpec
 
-from .datasets import IMAGE_SUFFIXES, VideoItem, assign_splits, identity_leaks, scan
+from edge_sdk.media import is_image
+from edge_sdk.pipeline import parse_shard
+
+from .datasets import VideoItem, assign_splits, identity_leaks, scan
 
 INDEX_FIELDS = ("video_id", "crop", "label", "method", "split", "identities", "frame", "box", "keypoints",
                 "face_score", "dataset", "source")
@@ -46,23 +50,11 @@ def jittered_indices(total: int, n: int, seed: int) -> list[int]:
     return sorted({min(total - 1, int(a + rng.random() * (b - a))) for a, b in zip(edges[:-1], edges[1:])})
 
 
-def parse_shard(text: str | None) -> tuple[int, int]:
-    if not text:
-        return 1, 1
-    try:
-        i, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise InputError(f"--shard takes I/N like 3/16, got {text!r}") from None
-    if not 1 <= i <= n:
-        raise InputError(f"--shard {text}: need 1 <= I <= N")
-    return i, n
-
-
 def _frames(item: VideoItem, n: int):
     from edge_sdk.preprocess import load_image
     from edge_sdk.video import sample_frames
 
-    if item.path.suffix.lower() in IMAGE_SUFFIXES:
+    if is_image(item.path):
         yield 0, load_image(item.path)
         return
     seed = zlib.crc32(item.video_id.encode())
@@ -100,6 +92,19 @@ def process(item: VideoItem, out: Path, spec: CropSpec, frames: int, det) -> dic
     return {"status": "ok", "crops": len(rows), "frames_without_face": no_face, "rows": rows}
 
 
+# errors a later run should simply try again (a full disk, a quota), unlike an unreadable video
+TRANSIENT_ERRNO = {errno.ENOSPC, errno.EDQUOT, errno.EAGAIN, errno.EINTR}
+
+
+def _transient(err: BaseException) -> bool:
+    seen = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in TRANSIENT_ERRNO:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _worker(args) -> tuple[str, dict]:
     item, out, spec_dict, frames, face_model = args
     from edge_sdk.faces import FaceDetector
@@ -110,11 +115,31 @@ def _worker(args) -> tuple[str, dict]:
         with FaceDetector(face_model) as det:
             record = process(item, out, spec, frames, det)
     except Exception as err:  # recorded in the video's record; the run goes on
-        record = {"status": "error", "error": f"{type(err).__name__}: {err}"[:500], "rows": []}
+        record = {"status": "error", "error": f"{type(err).__name__}: {err}"[:500], "rows": [],
+                  "transient": _transient(err)}
     record.update(video_id=item.video_id, source=str(item.path), seconds=round(time.perf_counter() - t0, 2),
-                  split=item.split, label=item.label, method=item.method)
-    write_atomic(out / "videos" / f"{item.video_id}.json", json.dumps(record))
+                  split=item.split, label=item.label, method=item.method, plan=_plan(spec, frames))
+    try:
+        write_atomic(out / "videos" / f"{item.video_id}.json", json.dumps(record))
+    except OSError as err:  # the disk filled up: nothing recorded, so the next run does this video again
+        if not _transient(err):
+            raise
     return item.video_id, record
+
+
+def _plan(spec: CropSpec, frames: int) -> dict:
+    """What a video's crops depend on: the crop spec and the frame plan (a changed one means other crops)."""
+    return {"crop_spec": spec.to_dict(), "frames": frames}
+
+
+def _recorded_plan(rec: dict, out: Path) -> dict | None:
+    if "plan" in rec:
+        return rec["plan"]
+    old = out / "prepare.json"  # records from before plans were stored: the run's summary says
+    if old.is_file():
+        data = json.loads(old.read_text())
+        return {"crop_spec": data.get("crop_spec"), "frames": data.get("frames_per_video")}
+    return None
 
 
 def build_index(out: Path, items: list[VideoItem], summary: dict) -> dict:
@@ -148,8 +173,12 @@ def prepare(root: str | Path, out: str | Path, layout: str = "auto", frames: int
             margin: float | None = None, split_dir: str | Path | None = None, compression: str | None = None,
             val: float = 0.1, test: float = 0.1, seed: int = 0, shard: str | None = None, workers: int = 1,
             retry_failed: bool = False, index_only: bool = False, face_model: str | None = None,
-            progress: bool = True) -> dict:
-    """Run ``edge-sdk prepare``; returns the summary also written to ``out/prepare.json``."""
+            progress: bool = True, force: bool = False) -> dict:
+    """Run ``edge-sdk prepare``; returns the summary also written to ``out/prepare.json``.
+
+    A re-run skips finished videos; one whose crops were made with another crop spec or frame plan is refused
+    (``force``: redone). A video that failed for a transient reason (a full disk) is retried by the next run; one
+    that failed otherwise only with ``retry_failed``."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -158,12 +187,25 @@ def prepare(root: str | Path, out: str | Path, layout: str = "auto", frames: int
     spec = CropSpec(size=size) if margin is None else CropSpec(size=size, margin=margin)
     i, n = parse_shard(shard)
     mine = items[i - 1::n]
-    todo = []
+    todo, changed, plan = [], [], _plan(spec, frames)
     for it in mine:
-        rec = out / "videos" / f"{it.video_id}.json"
-        if rec.is_file() and not (retry_failed and json.loads(rec.read_text())["status"] != "ok"):
+        path = out / "videos" / f"{it.video_id}.json"
+        if not path.is_file():
+            todo.append(it)
             continue
-        todo.append(it)
+        rec = json.loads(path.read_text())
+        done_plan = _recorded_plan(rec, out)
+        if rec["status"] == "ok" and done_plan is not None and done_plan != plan:
+            changed.append((it, done_plan))
+        elif rec["status"] != "ok" and (retry_failed or rec.get("transient")):
+            todo.append(it)
+    if changed and not force:
+        it, old = changed[0]
+        was = f"{(old.get('crop_spec') or {}).get('size')} px crops, {old.get('frames')} frames per video"
+        raise InputError(f"{out}: {len(changed)} videos (e.g. {it.video_id}) were prepared with {was}; this run asks "
+                         f"for {size} px and {frames} frames (crop spec {spec.to_dict()}). Their crops would not match "
+                         "the summary: use another --out, or --force to redo them")
+    todo += [it for it, _ in changed]
     summary = {"root": str(root), "layout": layout, "frames_per_video": frames, "crop_spec": spec.to_dict(),
                "split_seed": seed, "splits": split_summary, "shard": f"{i}/{n}",
                "this_run": {"videos": len(mine), "skipped_as_done": len(mine) - len(todo), "processed": len(todo)}}

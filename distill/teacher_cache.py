@@ -24,11 +24,9 @@ def _crop_key(path: str) -> str:
 
 def teacher_logits(cfg, rows: list[dict], student_size: int) -> dict[str, float]:
     """crop path -> teacher logit for every row, from the cache where present."""
-    from edge_sdk.models import VIDEO_MODELS
-
     from edge_sdk.assets import sha256
 
-    from .train import CropDataset, load_teacher, model_norm
+    from .data import CropDataset, is_clip_model, load_teacher, model_norm
 
     teacher, name = load_teacher(cfg.teacher, cfg.teacher_model)
     size = teacher.train_size
@@ -39,7 +37,7 @@ def teacher_logits(cfg, rows: list[dict], student_size: int) -> dict[str, float]
     missing = [r for r in rows if keys[r["path"]] not in cache]
     if missing:
         ds = CropDataset(missing, size, *model_norm(teacher))
-        video = name.split(".")[0] in VIDEO_MODELS
+        video = is_clip_model(name)
         with torch.no_grad():
             if video:
                 frames = teacher.num_frames

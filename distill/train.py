@@ -35,7 +35,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -45,263 +45,10 @@ from torch import nn
 from edge_sdk.errors import InputError
 from edge_sdk.fileio import write_atomic
 
-RECIPES = Path(__file__).with_name("recipes")
-
-
-# ---------------------------------------------------------------------------------------------- config
-@dataclass
-class TrainConfig:
-    model: str = "ms_eff_gcvit_b0"
-    model_kwargs: dict = field(default_factory=dict)  # passed to create_model (e.g. a smaller CLIP for a trial run)
-    index: str = ""
-    out: str = "runs/train"
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 5e-4                     # one group (models without param_groups), and the head's default
-    weight_decay: float = 1e-3
-    group_lr: dict = field(default_factory=dict)     # name -> lr (MS-Eff-GCViT: backbone, low_branch, ...)
-    group_wd: dict = field(default_factory=dict)
-    min_lr_ratio: float = 1e-3
-    warmup_steps: int = 0
-    patience: int = 3
-    img_size: int | None = None          # default: the model's input size
-    frames: int = 8                      # clip length for video models
-    augment: float = 1.0                 # augmentation strength (0 = none)
-    cutout: float = 0.5
-    pseudo_fakes: str | None = None      # "sbi": self-blended fakes from the real crops
-    mixup: float = 0.0                   # probability of DeepGuard's paired mixup (a real with its fake)
-    mixup_alpha: float = 0.4
-    steps_per_epoch: int | None = None   # default: one pass over the training crops
-    ckpt_every: int = 50
-    seed: int = 0
-    workers: int = 0
-    amp: bool = True                     # used only where CUDA exists
-    weights: str | None = None           # initial weights (fine-tuning)
-    # distillation
-    teacher: str | None = None
-    teacher_model: str | None = None     # zoo name of the teacher checkpoint (default: read from it)
-    alpha: float = 0.5
-    tau: float = 2.0
-    cache_dir: str | None = None
-    teacher_mode: str = "cached"         # cached: logits of the stored crops; online: the teacher on every batch
-    score_on_the_fly: bool = True        # cached mode: the teacher scores self-blends/mixups in the batch (else: hard label)
-    feature_weight: float = 0.0          # feature matching: cosine between projected student and teacher features
-
-    @classmethod
-    def from_recipe(cls, recipe: str | None, **overrides) -> "TrainConfig":
-        data = {}
-        if recipe:
-            import yaml
-
-            path = Path(recipe) if Path(recipe).suffix in (".yaml", ".yml") else RECIPES / f"{recipe}.yaml"
-            if not path.is_file():
-                have = ", ".join(p.stem for p in sorted(RECIPES.glob("*.yaml")))
-                raise InputError(f"recipe {recipe!r}: no such file; built-in recipes: {have}")
-            data = yaml.safe_load(path.read_text()) or {}
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise InputError(f"recipe {recipe}: unknown keys {', '.join(sorted(unknown))}")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**data)
-
-
-# ---------------------------------------------------------------------------------------------- data
-def read_rows(index: str | Path, split: str) -> list[dict]:
-    path = Path(index) / "index.csv" if Path(index).is_dir() else Path(index)
-    if not path.is_file():
-        raise InputError(f"index {path}: not found (make one with edge-sdk prepare)")
-    with open(path, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["split"] == split]
-    root = path.parent
-    for r in rows:
-        r["path"] = str(root / r["crop"])
-        r["label"] = int(r["label"])
-        kp = json.loads(r.get("keypoints") or "[]")
-        r["kp"] = np.asarray(kp, np.float32) if kp else None
-    return rows
-
-
-class CropDataset(torch.utils.data.Dataset):
-    """Crops of one split as model input; augmentation and pseudo-fakes seeded per (seed, epoch, index)."""
-
-    def __init__(self, rows: list[dict], size: int, mean, std, augment: float = 0.0, cutout: float = 0.5,
-                 pseudo_fakes: str | None = None, seed: int = 0, paired: bool = False, mixup: float = 0.0,
-                 mixup_alpha: float = 0.4):
-        """``paired`` (evaluation under pseudo-fakes): every real crop and its self-blend, both, with a fixed seed,
-        so validation is balanced and the same every epoch."""
-        self.rows, self.size, self.augment, self.cutout = rows, size, augment, cutout
-        self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
-        self.pseudo_fakes, self.seed, self.epoch = pseudo_fakes, seed, 0
-        self.paired, self.mixup, self.mixup_alpha = paired and pseudo_fakes is not None, mixup, mixup_alpha
-        self._partners: dict[int, list[int]] | None = None
-        if pseudo_fakes == "sbi":  # trained from real faces alone: each real crop, or its self-blend
-            self.rows = [r for r in rows if r["label"] == 0]
-            if not self.rows:
-                raise InputError("--pseudo-fakes sbi needs real crops in the split; it has none")
-        elif pseudo_fakes is not None:
-            raise InputError(f"unknown pseudo-fake kind {pseudo_fakes!r} (sbi)")
-
-    def __len__(self) -> int:
-        return 2 * len(self.rows) if self.paired else len(self.rows)
-
-    def labels(self) -> np.ndarray:
-        if self.paired:
-            return np.tile([0, 1], len(self.rows)).astype(np.int64)
-        if self.pseudo_fakes:  # half of the draws become fakes: balance is by construction
-            return np.zeros(len(self.rows), np.int64)
-        return np.asarray([r["label"] for r in self.rows])
-
-    def partner(self, i: int, rng: np.random.Generator) -> int | None:
-        """A crop of the other class for paired mixup, as DeepGuard pairs them: the same frame index of a video
-        sharing an identity with crop ``i`` (a fake and its source) where the index names identities, else any
-        crop of the other class."""
-        if self._partners is None:
-            by_class = {c: [k for k, r in enumerate(self.rows) if r["label"] == c] for c in (0, 1)}
-            by_ident: dict[tuple[int, str], list[int]] = {}
-            for k, r in enumerate(self.rows):
-                for ident in filter(None, str(r.get("identities") or "").split(";")):
-                    by_ident.setdefault((r["label"], ident), []).append(k)
-            self._partners = {}
-            for k, r in enumerate(self.rows):
-                other = 1 - r["label"]
-                same = sorted({j for ident in filter(None, str(r.get("identities") or "").split(";"))
-                               for j in by_ident.get((other, ident), [])})
-                frame = [j for j in same if str(self.rows[j].get("frame")) == str(r.get("frame"))]
-                self._partners[k] = frame or same or by_class[other]
-        options = self._partners[i]
-        return int(options[int(rng.integers(len(options)))]) if options else None
-
-    def load(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        import cv2
-
-        r = self.rows[i]
-        bgr = cv2.imread(r["path"], cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise InputError(f"crop {r['path']} could not be read")
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        kp = r["kp"]
-        if rgb.shape[0] != self.size:
-            if kp is not None:
-                kp = kp * (self.size / rgb.shape[0])
-            rgb = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        return rgb, kp
-
-    def to_tensor(self, rgb: np.ndarray) -> torch.Tensor:
-        x = (rgb.astype(np.float32) / 255 - self.mean) / self.std
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
-
-    def __getitem__(self, i: int):
-        """(input, label in [0, 1] (a mix is fractional), the row it came from)."""
-        from .augment import augment, mixup, self_blend
-
-        if self.paired:
-            r = i // 2
-            rng = np.random.default_rng([self.seed, 0, r])
-            rgb, kp = self.load(r)
-            if i % 2:
-                rgb = self_blend(rgb, kp, rng)
-            return self.to_tensor(rgb), torch.tensor(float(i % 2)), r
-        rng = np.random.default_rng([self.seed, self.epoch, i])
-        rgb, kp = self.load(i)
-        label = float(self.rows[i]["label"])
-        if self.mixup and rng.random() < self.mixup:
-            if self.pseudo_fakes == "sbi":  # the pair: a real crop and its own self-blend
-                rgb, lam = mixup(rgb, self_blend(rgb, kp, rng), rng, self.mixup_alpha)
-                label = 1.0 - lam
-            elif (j := self.partner(i, rng)) is not None:
-                rgb, lam = mixup(rgb, self.load(j)[0], rng, self.mixup_alpha)
-                label = lam * label + (1 - lam) * self.rows[j]["label"]
-        elif self.pseudo_fakes == "sbi" and rng.random() < 0.5:
-            rgb, label = self_blend(rgb, kp, rng), 1.0
-        if self.augment > 0:
-            rgb = augment(rgb, kp, rng, self.augment, self.cutout)
-        return self.to_tensor(rgb), torch.tensor(label), i
-
-
-class ClipDataset(CropDataset):
-    """Clips of ``frames`` crops of one video (evenly spaced) for video models; the clip's label is the video's.
-    With self-blended pseudo-fakes, a fake clip blends every frame with the same draw (mask, colour, shift),
-    as a face swap is consistent over a video; ``paired`` gives every clip as it is and self-blended."""
-
-    def __init__(self, rows, size, mean, std, frames: int = 8, **kw):
-        super().__init__(rows, size, mean, std, **kw)
-        videos: dict[str, list[int]] = {}
-        for k, r in enumerate(self.rows):
-            videos.setdefault(r["video_id"], []).append(k)
-        self.clips = []
-        for ids in videos.values():
-            ids = sorted(ids, key=lambda k: int(self.rows[k]["frame"]))
-            for start in range(0, max(1, len(ids) - frames + 1), frames):
-                pick = [ids[min(len(ids) - 1, start + j)] for j in range(frames)]
-                self.clips.append(pick)
-        self.frames = frames
-
-    def __len__(self) -> int:
-        return 2 * len(self.clips) if self.paired else len(self.clips)
-
-    def labels(self) -> np.ndarray:
-        if self.paired:
-            return np.tile([0, 1], len(self.clips)).astype(np.int64)
-        if self.pseudo_fakes:
-            return np.zeros(len(self.clips), np.int64)
-        return np.asarray([self.rows[c[0]]["label"] for c in self.clips])
-
-    def __getitem__(self, i: int):
-        from .augment import self_blend
-
-        if self.paired:
-            c, rng = i // 2, np.random.default_rng([self.seed, 0, i // 2])
-            fake = bool(i % 2)
-        else:
-            c, rng = i, np.random.default_rng([self.seed, self.epoch, i])
-            fake = self.pseudo_fakes == "sbi" and rng.random() < 0.5
-        loaded = [self.load(k) for k in self.clips[c]]
-        frames = [f for f, _ in loaded]
-        if fake:  # one draw for the whole clip
-            state = rng.bit_generator.state
-            frames = [self_blend(f, kp, _replay(state)) for f, kp in loaded]
-            rng.random()  # the augmentation draw below differs from the blend's
-        if self.augment > 0 and not self.paired:  # one draw for the whole clip, so its frames stay consistent
-            state = rng.bit_generator.state
-            frames = [_same_aug(f, state, self.augment) for f in frames]
-        label = torch.tensor(1.0 if fake else float(self.rows[self.clips[c][0]]["label"]))
-        return torch.stack([self.to_tensor(f) for f in frames]), label, c
-
-
-def _replay(state) -> np.random.Generator:
-    rng = np.random.default_rng()
-    rng.bit_generator.state = state
-    return rng
-
-
-def _same_aug(frame, state, strength):
-    from .augment import photometric_geometric
-
-    return photometric_geometric(frame, _replay(state), strength)
-
-
-class BalancedSampler(torch.utils.data.Sampler):
-    """Indices drawn with replacement so both classes are equally likely, the same for a (seed, epoch),
-    split across ranks (rank r takes every world-th draw)."""
-
-    def __init__(self, labels: np.ndarray, num_samples: int, seed: int = 0, rank: int = 0, world: int = 1):
-        self.labels, self.num_samples, self.seed, self.rank, self.world = labels, num_samples, seed, rank, world
-        self.epoch = 0
-        counts = np.bincount(labels, minlength=2).astype(np.float64)
-        w = np.where(counts[labels] > 0, 1.0 / np.maximum(counts[labels], 1), 0.0)
-        self.p = w / w.sum()
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch, 7])
-        draws = rng.choice(len(self.labels), size=self.num_samples * self.world, replace=True, p=self.p)
-        return iter(draws[self.rank::self.world].tolist())
-
-    def __len__(self) -> int:
-        return self.num_samples
+from .config import RECIPES, TrainConfig  # noqa: F401  (the options of train/distill; re-exported)
+from .data import (BalancedSampler, ClipDataset, CropDataset, is_clip_model, load_teacher,  # noqa: F401
+                   model_norm, read_rows)
+from .teacher_cache import FORWARDS, teacher_logits
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -335,28 +82,6 @@ def cosine(step: int, total: int, warmup: int, floor: float) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def model_norm(model: nn.Module) -> tuple[tuple, tuple]:
-    """The (mean, std) a model was made for (its timm pretrained_cfg), ImageNet's when it names none."""
-    from edge_sdk.preprocess import IMAGENET_MEAN, IMAGENET_STD
-
-    pcfg = getattr(model, "pretrained_cfg", None) or {}
-    return tuple(pcfg.get("mean", IMAGENET_MEAN)), tuple(pcfg.get("std", IMAGENET_STD))
-
-
-def load_teacher(path: str, name: str | None = None) -> tuple[nn.Module, str]:
-    from edge_sdk.models import create_model, load_checkpoint
-
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    name = name or (ckpt.get("model_name") if isinstance(ckpt, dict) else None)
-    if not name:
-        raise InputError(f"teacher {path}: the checkpoint does not name its model; give --teacher-model")
-    model = create_model(name, **(ckpt.get("model_kwargs") or {}))
-    load_checkpoint(model, ckpt["model"] if "model" in ckpt else ckpt)
-    # the size it was trained at (edge-sdk train --img-size), else the model's own
-    model.train_size = int(ckpt.get("img_size") or model.pretrained_cfg["input_size"][-1])
-    return model.eval(), name
-
-
 class PreLogits:
     """The input of a model's classifier (its pooled pre-logit features), caught by a forward pre-hook, so it
     works through DistributedDataParallel and for every zoo model (timm's ``get_classifier()`` convention)."""
@@ -387,10 +112,8 @@ class OnlineTeacher:
     input size."""
 
     def __init__(self, path: str, name: str | None, mean, std, device):
-        from edge_sdk.models import VIDEO_MODELS
-
         self.model, self.name = load_teacher(path, name)
-        self.video = self.name.split(".")[0] in VIDEO_MODELS
+        self.video = is_clip_model(self.name)
         self.model.to(device).requires_grad_(False)
         self.size = self.model.train_size
         as4 = lambda v: torch.tensor(v, dtype=torch.float32, device=device).view(1, 3, 1, 1)  # noqa: E731
@@ -405,8 +128,6 @@ class OnlineTeacher:
             x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
                                           align_corners=False)
         z = self.model(x).reshape(-1).float()
-        from .teacher_cache import FORWARDS
-
         FORWARDS["online"] = FORWARDS.get("online", 0) + 1
         return z, (self.features.value.float() if self.features is not None else None)
 
@@ -416,33 +137,26 @@ class OnlineTeacher:
 
 # ---------------------------------------------------------------------------------------------- metrics
 def metrics(labels: np.ndarray, logits: np.ndarray, threshold: float = 0.5) -> dict:
-    from edge_sdk.metrics import auc
+    """AUC, accuracy at ``threshold`` and log loss of validation logits (scikit-learn, :mod:`edge_sdk.metrics`)."""
+    from edge_sdk.metrics import auc, log_loss
 
-    p = 1 / (1 + np.exp(-logits))
-    eps = 1e-7
-    y = labels.astype(np.float64)
-    return {"auc": auc(labels, logits) if len(set(labels.tolist())) == 2 else None,
-            "acc": float(np.mean((p >= threshold) == (y == 1))) if len(y) else None,
-            "log_loss": float(-np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))) if len(y) else None}
+    p = 1 / (1 + np.exp(-np.asarray(logits, np.float64)))
+    y = np.asarray(labels).astype(np.float64)
+    return {"auc": auc(labels, logits), "acc": float(np.mean((p >= threshold) == (y == 1))) if len(y) else None,
+            "log_loss": log_loss(y, p)}
 
 
 def choose_threshold(labels: np.ndarray, logits: np.ndarray) -> float:
     """The probability threshold with the best balanced accuracy on validation (0.5 when one class only)."""
-    if len(set(labels.tolist())) < 2:
-        return 0.5
-    p = 1 / (1 + np.exp(-logits))
-    best, thr = -1.0, 0.5
-    for t in np.unique(np.round(p, 4)):
-        bal = 0.5 * (np.mean(p[labels == 1] >= t) + np.mean(p[labels == 0] < t))
-        if bal > best:
-            best, thr = bal, float(t)
-    return thr
+    from edge_sdk.metrics import threshold_balanced
+
+    return threshold_balanced(labels, 1 / (1 + np.exp(-np.asarray(logits, np.float64))))
 
 
 # ---------------------------------------------------------------------------------------------- the loop
 class Trainer:
     def __init__(self, cfg: TrainConfig):
-        from edge_sdk.models import VIDEO_MODELS, create_model, load_checkpoint
+        from edge_sdk.models import create_model, load_checkpoint
 
         self.cfg = cfg
         self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
@@ -457,7 +171,7 @@ class Trainer:
         self.model = create_model(cfg.model, **cfg.model_kwargs)
         if cfg.weights:
             load_checkpoint(self.model, cfg.weights)
-        self.video = cfg.model.split(".")[0] in VIDEO_MODELS
+        self.video = is_clip_model(cfg.model)
         pcfg = self.model.pretrained_cfg
         self.size = cfg.img_size or pcfg["input_size"][-1]
         self.mean, self.std = model_norm(self.model)
@@ -500,8 +214,6 @@ class Trainer:
 
     # the teacher's logits, once per crop
     def teacher_targets(self, ds_train, ds_val) -> dict[str, float]:
-        from .teacher_cache import teacher_logits
-
         return teacher_logits(self.cfg, ds_train.rows + ds_val.rows, self.size)
 
     @torch.no_grad()
@@ -553,6 +265,11 @@ class Trainer:
         ``progress(done_steps, total_steps, message)`` is called after every step and every validation."""
         cfg = self.cfg
         tell = progress if progress is not None and self.is_main else (lambda done, total, message: None)
+        last = self.out / "last.pt"
+        if resume:  # read (and vet) the saved state before anything else: a refused file stops the run at once
+            if not last.is_file():
+                raise InputError(f"--resume: {last} does not exist")
+            saved = read_state(last)
         ds_train, ds_val = self.dataset("train", True), self.dataset("val", False)
         if len(ds_train) == 0:
             raise InputError(f"index {cfg.index}: the train split is empty")
@@ -582,11 +299,8 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and self.device.type == "cuda")
         start_epoch, skip, global_step, best, history = 0, 0, 0, {"val_loss": float("inf"), "epoch": -1}, []
         resumed_losses: list = []
-        last = self.out / "last.pt"
         if resume:
-            if not last.is_file():
-                raise InputError(f"--resume: {last} does not exist")
-            st = torch.load(last, map_location="cpu", weights_only=False)
+            st = saved
             self.module.load_state_dict(st["model"])
             if self.proj is not None:
                 self.proj.load_state_dict(st["feature_proj"])
@@ -696,6 +410,20 @@ class Trainer:
         return loss, logit
 
 
+def read_state(path: Path) -> dict:
+    """A ``last.pt`` training state, read with ``weights_only=True``: model, optimizer, scheduler, RNG and projection
+    state are tensors and plain containers, so a file that would run code on loading is refused, never run."""
+    from edge_sdk.errors import CheckpointError
+    from edge_sdk.models import read_checkpoint
+
+    st = read_checkpoint(path)
+    missing = [k for k in ("model", "optimizer", "epoch", "step_in_epoch", "global_step", "rng") if k not in st]
+    if missing:
+        raise CheckpointError(f"--resume: {path} is not a training state of edge-sdk train (missing "
+                              f"{', '.join(missing)})")
+    return st
+
+
 def _tensorboard(out: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -741,11 +469,9 @@ def checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str = "val") -
 
 @torch.no_grad()
 def _checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str) -> dict:
-    from edge_sdk.models import VIDEO_MODELS
-
     model, name = load_teacher(str(path))
     rows, kw = read_rows(cfg.index, split), dict(pseudo_fakes=cfg.pseudo_fakes, seed=cfg.seed, paired=True)
-    video = name.split(".")[0] in VIDEO_MODELS
+    video = is_clip_model(name)
     if video:  # a video model is scored per clip: each clip as it is and self-blended throughout
         ds = ClipDataset(rows, model.train_size, *model_norm(model), frames=model.num_frames, **kw)
     else:

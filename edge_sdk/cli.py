@@ -1,30 +1,140 @@
-"""``edge-sdk <verb>``: thin verbs over functions a Python user can call too."""
+"""``edge-sdk <verb>``: thin verbs over functions a Python user can call too.
+
+Each verb's options are one typed dataclass (``edge_sdk.config``, ``edge_sdk.export.config``,
+``edge_sdk.distill.config``, ``edge_sdk.benchmarks.config``); the command line is generated from it with tyro
+(help from the fields' docstrings, every default shown once, typos answered with the closest option). Any verb
+takes ``--config FILE.yaml`` whose values become the defaults; ``train`` and ``distill`` take ``--recipe``.
+Third-party log lines go to a log file unless ``--verbose``.
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import MISSING, fields
+from importlib import import_module
 
 from . import __version__
-from .errors import EdgeSDKError
+from .errors import EdgeSDKError, InputError
 
-# The CAM methods `edge-sdk explain` offers (edge_sdk.explain.METHODS; listed here to keep `--help` torch-free).
-METHOD_NAMES = ("gradcam", "gradcam++", "hirescam", "gradcam-elementwise", "layercam", "eigengradcam", "xgradcam",
-                "eigencam", "scorecam", "ablationcam")
+# verb -> (config class "module:Class", one-line help); the classes are imported only for the verb being run
+VERBS = {
+    "demo": ("edge_sdk.benchmarks.config:DemoConfig", "the whole flow on packaged face photos, with a report"),
+    "zoo": ("edge_sdk.benchmarks.config:ZooConfig", "params, MACs/FLOPs and parameter split per model"),
+    "fetch-assets": ("edge_sdk.config:FetchAssetsConfig", "fetch the BlazeFace face model into the cache"),
+    "prepare": ("edge_sdk.distill.config:PrepareConfig", "face crops + index from FF++ / Celeb-DF / KoDF / trees / CSV"),
+    "train": ("edge_sdk.distill.config:TrainArgs", "train a teacher (or any zoo model) on an index"),
+    "distill": ("edge_sdk.distill.config:DistillArgs", "train a student from a teacher checkpoint"),
+    "eval": ("edge_sdk.distill.config:EvalConfig", "frame/video metrics of a checkpoint on one or more indexes"),
+    "detect": ("edge_sdk.config:DetectConfig", "score images, videos and folders with an exported artifact"),
+    "explain": ("edge_sdk.config:ExplainConfig", "class-activation heatmaps of P(fake) per face (PyTorch model)"),
+    "camera": ("edge_sdk.config:CameraConfig", "score a camera, stream or video live"),
+    "export": ("edge_sdk.export.config:ExportConfig", "export a model to the targets, with manifests and parity"),
+    "verify": ("edge_sdk.export.config:VerifyConfig", "parity of an artifact against its PyTorch model"),
+    "build-engine": ("edge_sdk.export.config:BuildEngineConfig", "build a TensorRT engine from an ONNX file"),
+    "bench": ("edge_sdk.benchmarks.config:BenchConfig", "FLOPs, size, latency, memory and parity per target; CI gate"),
+}
 
 
-def _zoo(args: argparse.Namespace) -> int:
-    from edge_sdk.benchmarks.zoo import DEFAULT_MODELS, to_markdown, zoo_report
+def config_class(verb: str):
+    module, _, name = VERBS[verb][0].partition(":")
+    return getattr(import_module(module), name)
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else DEFAULT_MODELS
-    entries = zoo_report(models, out_dir=args.out)
+
+def _pop_option(argv: list[str], name: str) -> tuple[str | None, list[str]]:
+    """``--name VALUE`` or ``--name=VALUE`` taken out of ``argv``."""
+    out, value, i = [], None, 0
+    while i < len(argv):
+        a = argv[i]
+        if a == name and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 2
+            continue
+        if a.startswith(name + "="):
+            value, i = a.split("=", 1)[1], i + 1
+            continue
+        out.append(a)
+        i += 1
+    return value, out
+
+
+def _defaults(cls, argv: list[str], verb: str) -> tuple[dict, list[str]]:
+    """Values from ``--config FILE.yaml`` (any verb) and ``--recipe`` (train/distill), which become defaults."""
+    values: dict = {}
+    config, argv = _pop_option(argv, "--config")
+    if config:
+        import yaml
+        from pathlib import Path
+
+        p = Path(config)
+        if not p.is_file():
+            raise InputError(f"--config {config}: no such file")
+        values = yaml.safe_load(p.read_text()) or {}
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise InputError(f"--config {config}: unknown keys {', '.join(sorted(unknown))} for {verb}")
+    if verb in ("train", "distill"):
+        recipe, argv = _pop_option(argv, "--recipe")
+        recipe = recipe or next(f.default for f in fields(cls) if f.name == "recipe")
+        values = {**cls.recipe_values(recipe), **values, "recipe": recipe}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}, argv
+
+
+def parse(argv: list[str]):
+    """``[verb, *options]`` -> (verb, config instance); ``--help`` prints the verb's help and exits."""
+    import tyro
+
+    if not argv or argv[0] in ("-h", "--help"):
+        print(top_help())
+        raise SystemExit(0)
+    if argv[0] == "--version":
+        print(f"edge-sdk {__version__}")
+        raise SystemExit(0)
+    verb, rest = argv[0], list(argv[1:])
+    if verb not in VERBS:
+        import difflib
+
+        close = difflib.get_close_matches(verb, list(VERBS), n=1)
+        raise InputError(f"unknown verb {verb!r}{f' (did you mean {close[0]!r}?)' if close else ''}: choose one of "
+                         f"{', '.join(VERBS)}")
+    cls = config_class(verb)
+    values, rest = _defaults(cls, rest, verb)
+    default = None
+    if values:  # the file's values as defaults; the command line still overrides, and validation runs on the result
+        default = cls.__new__(cls)
+        for f in fields(cls):
+            if f.name in values:
+                v = values[f.name]
+            elif f.default is not MISSING:
+                v = f.default
+            elif f.default_factory is not MISSING:
+                v = f.default_factory()
+            else:
+                v = tyro.MISSING  # still required on the command line
+            object.__setattr__(default, f.name, v)
+    cfg = tyro.cli(cls, args=rest, prog=f"edge-sdk {verb}", default=default, config=(tyro.conf.FlagCreatePairsOff,))
+    return verb, cfg
+
+
+def top_help() -> str:
+    width = max(len(v) for v in VERBS)
+    lines = [f"edge-sdk {__version__}: deepfake detectors from training to the edge.", "",
+             "usage: edge-sdk VERB [options]    (edge-sdk VERB --help for its options)", "", "verbs:"]
+    lines += [f"  {v:<{width}}  {h}" for v, (_, h) in VERBS.items()]
+    lines += ["", "Every verb takes --config FILE.yaml (its values become the defaults); train and distill take --recipe."]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- the verbs
+def _zoo(cfg) -> int:
+    from .benchmarks.zoo import DEFAULT_MODELS, to_markdown, zoo_report
+
+    entries = zoo_report(list(cfg.models) or DEFAULT_MODELS, out_dir=cfg.out)
     print(to_markdown(entries))
-    if args.out:
-        print(f"\nwrote {args.out}/zoo.md and {args.out}/zoo.json")
+    if cfg.out:
+        print(f"\nwrote {cfg.out}/zoo.md and {cfg.out}/zoo.json")
     return 0
 
 
-def _fetch_assets(args: argparse.Namespace) -> int:
+def _fetch_assets(cfg) -> int:
     from .assets import fetch_assets
 
     for name, path in fetch_assets().items():
@@ -32,51 +142,89 @@ def _fetch_assets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detect(args: argparse.Namespace) -> int:
-    import json
-
-    from .pipeline import detect
-
-    records = detect(args.paths, args.model, json_out=args.json, annotate=args.annotate, frames=args.frames, every=args.every, fps=args.fps,
-                     strategy=args.aggregate, face_model=args.face_model, min_confidence=args.min_confidence,
-                     threshold=args.threshold, progress=not args.quiet, explain=args.explain,
-                     explain_model=args.explain_model, explain_weights=args.explain_weights)
-    for r in records:
-        line = {k: r.get(k) for k in ("path", "ok", "kind", "verdict", "score", "error") if r.get(k) is not None}
-        print(json.dumps(line))
-    failed = sum(not r["ok"] for r in records)
-    if args.json:
-        print(f"wrote {len(records)} records to {args.json}", file=sys.stderr)
-    if failed:
-        print(f"{failed} of {len(records)} inputs failed", file=sys.stderr)
-    return 1 if failed else 0
+def _random_warning(what: str) -> None:
+    print(f"edge-sdk: {what} has random weights (no checkpoint): its scores and verdicts mean nothing", file=sys.stderr)
 
 
-def _explain(args: argparse.Namespace) -> int:
-    import json
+def _detect(cfg) -> int:
+    from .fileio import to_json
+    from .pipeline import detect_run
 
+    tick = None
+    if not cfg.quiet:
+        from .console import StatusLines
+
+        lines = StatusLines(sys.stderr)
+
+        def tick(done, total, msg):  # per frame on a terminal (one updating line), per input in a log
+            if lines.tty or ": frame " not in msg:
+                lines.write(f"[detect {100 * done / max(1, total):3.0f}%] {int(done)}/{total} {msg}", transient=True)
+    run = detect_run(cfg.paths, cfg.model, json_out=cfg.json, jsonl=cfg.jsonl, annotate=cfg.annotate, progress=tick,
+                     resume=cfg.resume, shard=cfg.shard, frames=cfg.frames, every=cfg.every, fps=cfg.fps,
+                     strategy=cfg.aggregate, face_model=cfg.face_model, min_confidence=cfg.min_confidence,
+                     threshold=cfg.threshold)
+    if cfg.explain is not None:
+        from .explain import add_explanations
+
+        add_explanations(run.records, cfg.explain, cfg.explain_model or cfg.model, cfg.explain_weights,
+                         face_model=cfg.face_model, min_confidence=cfg.min_confidence)
+        if cfg.json:
+            from .fileio import write_atomic
+
+            write_atomic(cfg.json, to_json(run.records, indent=2) + "\n")
+    for r in run.records:
+        line = {k: r.get(k) for k in ("path", "ok", "kind", "verdict", "score", "error", "trained")
+                if r.get(k) is not None}
+        print(to_json(line))
+    summary = run.summary()
+    print(to_json({"summary": summary}))
+    if not run.trained:
+        _random_warning(cfg.model)
+    if cfg.json:
+        print(f"wrote {len(run.records)} records to {cfg.json}", file=sys.stderr)
+    if summary.get("not_media"):
+        print(f"edge-sdk detect: {summary['not_media']}", file=sys.stderr)
+    if run.interrupted:
+        print(f"edge-sdk detect: interrupted after {summary['scored'] + summary['failed']} inputs; the records so far "
+              f"are written{'; --resume continues' if run.jsonl else ''}", file=sys.stderr)
+        return 130
+    if summary["failed"]:
+        print(f"{summary['failed']} of {summary['inputs']} inputs failed", file=sys.stderr)
+    if summary["scored"] == 0:
+        print("edge-sdk detect: nothing was scored", file=sys.stderr)
+        return 1
+    return 1 if summary["failed"] else 0
+
+
+def _explain(cfg) -> int:
     from .explain import explain
+    from .fileio import to_json
 
-    records = explain(args.paths, args.model, out=args.out, weights=args.weights, method=args.method,
-                      branch=args.branch, arch=args.arch, frames=args.frames, top=args.top, face_model=args.face_model,
-                      min_confidence=args.min_confidence, sanity=args.sanity)
+    records = explain(cfg.paths, cfg.model, out=cfg.out, weights=cfg.weights, method=cfg.method, branch=cfg.branch,
+                      arch=cfg.arch, frames=cfg.frames, top=cfg.top, face_model=cfg.face_model,
+                      min_confidence=cfg.min_confidence, sanity=cfg.sanity, progress=not cfg.quiet)
     for r in records:
         faces = [{"p_fake": round(f["p_fake"], 4), "overlay": f["overlay"]} for f in r.get("faces", [])]
-        print(json.dumps({"path": r["path"], **({"error": r["error"]} if "error" in r else {"faces": faces})}))
-    print(f"wrote {args.out}/index.html and {args.out}/explain.json", file=sys.stderr)
+        print(to_json({"path": r["path"], **({"error": r["error"]} if "error" in r else {"faces": faces})}))
+    print(f"wrote {cfg.out}/index.html and {cfg.out}/explain.json", file=sys.stderr)
     return 1 if any("error" in r for r in records) else 0
 
 
-def _prepare(args: argparse.Namespace) -> int:
-    import json
+def _prepare(cfg) -> int:
+    from .distill.prepare import prepare
+    from .fileio import to_json
 
-    from edge_sdk.distill.prepare import prepare
-
-    report = prepare(args.root, args.out, layout=args.layout, frames=args.frames, size=args.size, margin=args.margin,
-                     split_dir=args.split_dir, compression=args.compression, val=args.val, test=args.test,
-                     seed=args.seed, shard=args.shard, workers=args.workers, retry_failed=args.retry_failed,
-                     index_only=args.index_only, face_model=args.face_model, progress=not args.quiet)
-    print(json.dumps({k: v for k, v in report.items() if k != "errors"}, indent=2))
+    try:
+        report = prepare(cfg.root, cfg.out, layout=cfg.layout, frames=cfg.frames, size=cfg.size, margin=cfg.margin,
+                         split_dir=cfg.split_dir, compression=cfg.compression, val=cfg.val, test=cfg.test,
+                         seed=cfg.seed, shard=cfg.shard, workers=cfg.workers, retry_failed=cfg.retry_failed,
+                         index_only=cfg.index_only, face_model=cfg.face_model, progress=not cfg.quiet,
+                         force=cfg.force)
+    except KeyboardInterrupt:
+        print(f"edge-sdk prepare: interrupted; finished videos are kept in {cfg.out} and a re-run continues",
+              file=sys.stderr)
+        return 130
+    print(to_json({k: v for k, v in report.items() if k != "errors"}, indent=2))
     for e in report["errors"][:20]:
         print(f"failed: {e['video']}: {e['error']}", file=sys.stderr)
     if report["identity_leaks"]:
@@ -101,367 +249,137 @@ def _step_progress(verb: str, stream=None):
     return show
 
 
-def _train(args: argparse.Namespace) -> int:
-    import json
+def _train(cfg) -> int:
+    from .distill.config import TrainConfig
+    from .distill.train import distill_with_baseline, train
+    from .fileio import to_json
 
-    from edge_sdk.distill.train import TrainConfig, train
-
-    overrides = {k: getattr(args, k) for k in ("model", "index", "out", "epochs", "batch_size", "lr", "weight_decay",
-                                                "img_size", "pseudo_fakes", "steps_per_epoch", "seed", "workers",
-                                                "weights", "patience", "mixup", "augment")}
-    if args.verb == "distill":
-        overrides.update(model=args.student, teacher=args.teacher, teacher_model=args.teacher_model, alpha=args.alpha,
-                         tau=args.tau, cache_dir=args.cache_dir, teacher_mode=args.teacher_mode,
-                         feature_weight=args.feature_weight)
-    cfg = TrainConfig.from_recipe(args.recipe, **overrides)
-    if args.verb == "distill" and args.baseline:
-        from edge_sdk.distill.train import distill_with_baseline
-
-        report = distill_with_baseline(cfg, resume=args.resume, progress=_step_progress(args.verb))
-        print(json.dumps(report, indent=2, default=float))
+    run_cfg = TrainConfig(**{f.name: getattr(cfg, f.name) for f in fields(TrainConfig)})
+    verb = "distill" if cfg.teacher else "train"
+    if getattr(cfg, "baseline", False):
+        report = distill_with_baseline(run_cfg, resume=cfg.resume, progress=_step_progress(verb))
+        print(to_json(report, indent=2, default=float))
         return 0
-    result = train(cfg, resume=args.resume, progress=_step_progress(args.verb))
-    print(json.dumps(result["best"], indent=2, default=float))
+    result = train(run_cfg, resume=cfg.resume, progress=_step_progress(verb))
+    print(to_json(result["best"], indent=2, default=float))
     return 0
 
 
-def _eval(args: argparse.Namespace) -> int:
-    import json
+def _eval(cfg) -> int:
+    from .distill.evaluate import evaluate
+    from .fileio import to_json
 
-    from edge_sdk.distill.evaluate import evaluate
-
-    report = evaluate(args.model, args.index, split=args.split, out=args.out, threshold=args.threshold,
-                      choose_threshold=args.choose_threshold, img_size=args.img_size, model_name=args.arch)
-    print(json.dumps(report, indent=2))
+    report = evaluate(cfg.model, list(cfg.index), split=cfg.split, out=cfg.out, threshold=cfg.threshold,
+                      choose_threshold=cfg.choose_threshold, img_size=cfg.img_size, model_name=cfg.arch)
+    print(to_json(report, indent=2))
     return 0
 
 
-def _camera(args: argparse.Namespace) -> int:
-    import json
-
+def _camera(cfg) -> int:
+    from .fileio import to_json
     from .stream import run_stream
 
-    if args.out is None and not args.show and args.jsonl is None:
-        raise EdgeSDKError("camera: nothing to show or write: give --show, --out FILE.mp4 or --jsonl FILE")
-    summary = run_stream(args.source, args.model, out=args.out, show=args.show, jsonl=args.jsonl,
-                         live={"auto": None, "yes": True, "no": False}[args.live], max_frames=args.max_frames,
-                         smooth=args.smooth, face_model=args.face_model, min_confidence=args.min_confidence,
-                         threshold=args.threshold, stall_timeout=args.stall_timeout, stall_limit=args.stall_limit,
-                         progress=not args.quiet)
-    if not args.quiet:
+    if cfg.out is None and not cfg.show and cfg.jsonl is None:
+        raise InputError("camera: nothing to show or write: give --show, --out FILE.mp4 or --jsonl FILE")
+    summary = run_stream(cfg.source, cfg.model, out=cfg.out, show=cfg.show, jsonl=cfg.jsonl,
+                         live={"auto": None, "yes": True, "no": False}[cfg.live], max_frames=cfg.max_frames,
+                         smooth=cfg.smooth, face_model=cfg.face_model, min_confidence=cfg.min_confidence,
+                         threshold=cfg.threshold, stall_timeout=cfg.stall_timeout, stall_limit=cfg.stall_limit,
+                         progress=not cfg.quiet)
+    if not cfg.quiet:
         print(file=sys.stderr)
-    print(json.dumps(summary, indent=2))
+    print(to_json(summary, indent=2))
     print(f"edge-sdk camera: {summary['message']}", file=sys.stderr)
+    if summary.get("trained") is False:
+        _random_warning(cfg.model)
     return 1 if summary["status"] in ("stalled", "failed") else 0
 
 
-def _export(args: argparse.Namespace) -> int:
-    import json
+def _export(cfg) -> int:
+    from .export.exporter import export, to_markdown
+    from .fileio import to_json
 
-    from edge_sdk.export import ExportOptions, export, to_markdown
-
-    opts = ExportOptions(dynamic_batch=args.dynamic_batch, opset=args.opset, calib_method=args.calib_method,
-                         keep_float=tuple(args.keep_float or ()), palettize_bits=args.palettize_bits,
-                         image_input=args.image_input, simplify=not args.no_simplify, trt_ops_table=args.trt_ops_table)
-    records = export(args.model, target=args.target, precision=args.precision, out=args.out, weights=args.weights,
-                     calib=args.calib, calib_size=args.calib_size, verify_data=args.verify_data,
-                     normalize_in_model=args.normalize_in_model, threshold=args.threshold, options=opts)
+    records = export(cfg=cfg)
     print(to_markdown(records))
-    if args.json:
+    if cfg.json:
         from .fileio import write_atomic
 
-        write_atomic(args.json, json.dumps(records, indent=2, default=str) + "\n")
+        write_atomic(cfg.json, to_json(records, indent=2, default=str) + "\n")
     bad = [r for r in records if not r["ok"] or r["parity"].get("status") == "failed"]
     return 1 if bad else 0
 
 
-def _verify(args: argparse.Namespace) -> int:
-    import json
+def _verify(cfg) -> int:
+    from .export.verify import verify
+    from .fileio import to_json
 
-    from edge_sdk.export import verify
-
-    r = verify(args.artifact, args.data, weights=args.weights, limit=args.limit, write=not args.no_write)
-    print(json.dumps({k: v for k, v in r.items() if k != "data"}, indent=2))
+    r = verify(cfg.artifact, cfg.data, weights=cfg.weights, limit=cfg.limit, record=cfg.record, localize=cfg.localize,
+               tol=cfg.tol)
+    print(to_json({k: v for k, v in r.items() if k != "data"}, indent=2, default=str))
+    loc = r.get("localize")
+    if loc is not None:
+        first = loc["first"]
+        where = "no intermediate output departs" if first is None else (
+            f"first departure at {first.get('node') or first.get('runtime_op')} "
+            f"({first.get('op') or ', '.join(first.get('modules') or first.get('ops', []))}): "
+            f"relative gap {first['rel']:.3g}, max |delta| {first['max_abs']:.3g}")
+        print(f"edge-sdk verify --localize: {where} (tolerance {loc['tol']:g}, {loc['compared']} outputs compared)",
+              file=sys.stderr)
     if not r["passed"]:
-        print(f"edge-sdk verify: {args.artifact} FAILED: {'; '.join(r['failures'])}", file=sys.stderr)
+        print(f"edge-sdk verify: {cfg.artifact} FAILED: {'; '.join(r['failures'])}", file=sys.stderr)
         return 1
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from edge_sdk.benchmarks.demo import main as demo_main
+def _demo(cfg) -> int:
+    from .benchmarks.demo import main as demo_main
 
-    return demo_main(args)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from edge_sdk.benchmarks.bench import main as bench_main
-
-    return bench_main(args)
+    return demo_main(cfg)
 
 
-def _build_engine(args: argparse.Namespace) -> int:
-    from edge_sdk.export.tensorrt import main_build_engine
+def _bench(cfg, argv) -> int:
+    from .benchmarks.bench import main as bench_main
 
-    return main_build_engine(args.rest)
-
-
-def _runtime_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="artifact (.onnx, .pte, .engine, .mlpackage, .pt) with its manifest")
-    p.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the manifest's)")
-    p.add_argument("--min-confidence", type=float, default=0.5, help="face detector minimum confidence")
-    p.add_argument("--face-model", default=None, help="BlazeFace .tflite (default: cache / EDGE_SDK_FACE_MODEL)")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    return bench_main(cfg, argv)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edge-sdk", description="Deepfake detectors from training to the edge.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"edge-sdk {__version__}")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+def _build_engine(cfg) -> int:
+    from .export.tensorrt.engine import main_build_engine
 
-    dm = verbs.add_parser("demo", help="the whole flow on embedded face photos: data, teacher, students, export, bench, "
-                                       "detect, and runs/demo/report.html", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    dm.add_argument("--out", default="runs/demo", help="stages, artifacts and report.md / report.html")
-    dm.add_argument("--fast", action="store_true", help="the 2-minute smoke version (one student, ONNX only)")
-    dm.add_argument("--fresh", action="store_true", help="redo every stage instead of reusing finished ones")
-    dm.add_argument("--teacher", choices=("b5", "clip"), default="b5",
-                    help="b5: MS-Eff-GCViT B5 on crops; clip: the frozen-CLIP video teacher on clips")
-    dm.add_argument("--all-targets", action="store_true",
-                    help="also B0's ExecuTorch int8 export (about 3 more minutes on 2 cores)")
-    dm.add_argument("--verbose", action="store_true",
-                    help="show every stage's log on the console (default: in runs/demo/<stage>/log.txt)")
-    dm.add_argument("--faces", default=None, help="a folder of your own real face photos (one person per sub-folder)")
-    dm.add_argument("--videos", default=None, help="a folder of your own real face videos")
-    dm.set_defaults(func=_demo)
+    return main_build_engine(cfg)
 
-    zoo = verbs.add_parser("zoo", help="params, MACs/FLOPs and parameter split per model",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    zoo.add_argument("--models", default=None,
-                     help="comma-separated model names (default: ms_eff_gcvit_b0,ms_eff_gcvit_b5,repvit_m0_9,"
-                          "repvit_m1_1,clip_fcg_vit_b16)")
-    zoo.add_argument("--out", default=None, help="folder for zoo.md and zoo.json")
-    zoo.set_defaults(func=_zoo)
 
-    fa = verbs.add_parser("fetch-assets", help="fetch the BlazeFace face model into the cache ($EDGE_SDK_HOME)")
-    fa.set_defaults(func=_fetch_assets)
-
-    det = verbs.add_parser("detect", help="score images, videos and folders with an exported artifact",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    det.add_argument("paths", nargs="+", help="images, videos or folders (searched recursively)")
-    _runtime_options(det)
-    det.add_argument("--json", default=None, help="write all records to this JSON file")
-    det.add_argument("--annotate", default=None, metavar="DIR",
-                     help="write annotated copies here: images as .jpg, videos' sampled frames as .mp4")
-    det.add_argument("--explain", default=None, metavar="DIR",
-                     help="also write heatmaps per face here (PyTorch model: the artifact's recorded checkpoint)")
-    det.add_argument("--explain-model", default=None, help="for --explain: zoo name or checkpoint instead")
-    det.add_argument("--explain-weights", default=None, help="for --explain: checkpoint of the artifact's model")
-    det.add_argument("--frames", type=int, default=32, help="frames sampled uniformly per video")
-    det.add_argument("--every", type=int, default=None, help="instead: every k-th frame")
-    det.add_argument("--fps", type=float, default=None, help="instead: frames at this rate")
-    det.add_argument("--aggregate", default="confident", choices=["mean", "vote", "confident"])
-    det.set_defaults(func=_detect)
-
-    pr = verbs.add_parser("prepare", help="face crops + index from FF++ / Celeb-DF / KoDF / real-fake trees / CSV",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    pr.add_argument("root", help="dataset folder (layout detected) or a CSV with path,label[,split,identity,method]")
-    pr.add_argument("--out", required=True, help="crops/, videos/ (one record per video), index.csv, prepare.json")
-    pr.add_argument("--layout", default="auto", choices=["auto", "ffpp", "celebdf", "kodf", "generic", "csv"])
-    pr.add_argument("--frames", type=int, default=20, help="frames per video (uniform with seeded jitter)")
-    pr.add_argument("--size", type=int, default=384, help="crop size in pixels (train at any size up to it)")
-    pr.add_argument("--margin", type=float, default=None, help="margin around the face box per side (default 0.2)")
-    pr.add_argument("--split-dir", default=None, help="FaceForensics++ official split folder (train/val/test.json)")
-    pr.add_argument("--compression", default=None, help="FaceForensics++ compression to take (raw, c23, c40)")
-    pr.add_argument("--val", type=float, default=0.1, help="share of identity groups for validation")
-    pr.add_argument("--test", type=float, default=0.1, help="share of identity groups for test")
-    pr.add_argument("--seed", type=int, default=0, help="split seed")
-    pr.add_argument("--shard", default=None, metavar="I/N", help="process only every N-th video from the I-th")
-    pr.add_argument("--workers", type=int, default=1, help="processes")
-    pr.add_argument("--retry-failed", action="store_true", help="process videos whose earlier attempt failed")
-    pr.add_argument("--index-only", action="store_true", help="only rebuild index.csv and prepare.json")
-    pr.add_argument("--face-model", default=None, help="BlazeFace .tflite (default: cache / EDGE_SDK_FACE_MODEL)")
-    pr.add_argument("--quiet", action="store_true")
-    pr.set_defaults(func=_prepare)
-
-    for verb in ("train", "distill"):
-        helps = {"train": "train a teacher (or any zoo model) on an index made by prepare; torchrun for many GPUs",
-                 "distill": "train a student from a teacher checkpoint (soft targets, RepViT distillation head)"}
-        tr = verbs.add_parser(verb, help=helps[verb], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        tr.add_argument("--index", required=True, help="folder with index.csv (edge-sdk prepare)")
-        if verb == "train":
-            tr.add_argument("--model", default=None, help="zoo name (default: the recipe's)")
-        else:
-            tr.add_argument("--teacher", required=True, help="teacher checkpoint (best.pt of edge-sdk train)")
-            tr.add_argument("--teacher-model", default=None, help="zoo name of the teacher (default: read from it)")
-            tr.add_argument("--student", required=True, help="ms_eff_gcvit_b0, repvit_m0_9, repvit_m1_1, ...")
-            tr.add_argument("--alpha", type=float, default=None, help="weight of the soft-target loss")
-            tr.add_argument("--tau", type=float, default=None, help="temperature")
-            tr.add_argument("--cache-dir", default=None, help="teacher-logit cache (default: OUT/teacher_cache)")
-            tr.add_argument("--teacher-mode", default=None, choices=["cached", "online"],
-                            help="cached: teacher logits of the stored crops, computed once (self-blends and mixups "
-                                 "scored in the batch); online: the teacher on every batch as the student sees it")
-            tr.add_argument("--feature-weight", type=float, default=None,
-                            help="feature matching: weight of 1 - cos(projected student pre-logits, teacher's); "
-                                 "runs the teacher online")
-            tr.add_argument("--baseline", action="store_true",
-                            help="also train the same student without the teacher (same data, steps, seed) into "
-                                 "OUT/baseline and write OUT/comparison.json with teacher, distilled, plain AUC")
-            tr.set_defaults(model=None)
-        tr.add_argument("--recipe", default={"train": "deepguard_b5", "distill": "student"}[verb],
-                        help="built-in name (deepguard_b0, deepguard_b5, student) or a YAML file")
-        tr.add_argument("--out", required=True, help="checkpoints (last.pt, best.pt), metrics.csv/json, config.json")
-        tr.add_argument("--epochs", type=int, default=None)
-        tr.add_argument("--batch-size", type=int, default=None)
-        tr.add_argument("--lr", type=float, default=None, help="learning rate of a single-group model")
-        tr.add_argument("--weight-decay", type=float, default=None)
-        tr.add_argument("--img-size", type=int, default=None, help="input size (models that take any)")
-        tr.add_argument("--pseudo-fakes", default=None, choices=["sbi"], help="self-blended fakes from real crops")
-        tr.add_argument("--mixup", type=float, default=None, help="probability of paired mixup (a real with its fake)")
-        tr.add_argument("--augment", type=float, default=None, help="augmentation strength (0: none)")
-        tr.add_argument("--steps-per-epoch", type=int, default=None)
-        tr.add_argument("--patience", type=int, default=None, help="early stopping on validation loss")
-        tr.add_argument("--weights", default=None, help="initial weights")
-        tr.add_argument("--seed", type=int, default=None)
-        tr.add_argument("--workers", type=int, default=None, help="data-loading processes")
-        tr.add_argument("--resume", action="store_true", help="continue from OUT/last.pt exactly")
-        tr.set_defaults(func=_train)
-
-    ev = verbs.add_parser("eval", help="frame/video AUC, accuracy, EER, AP, log loss, ROC of a checkpoint on indexes",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ev.add_argument("--model", required=True, help="checkpoint (best.pt of edge-sdk train / distill)")
-    ev.add_argument("--arch", default=None, help="zoo name when the checkpoint does not record it")
-    ev.add_argument("--index", action="append", required=True, help="index folder; repeat for cross-dataset")
-    ev.add_argument("--split", default="test")
-    ev.add_argument("--threshold", type=float, default=None, help="default: the checkpoint's (chosen on val)")
-    ev.add_argument("--choose-threshold", action="store_true", help="pick it on the first index's val split")
-    ev.add_argument("--img-size", type=int, default=None)
-    ev.add_argument("--out", default="runs/eval", help="eval.json, roc_<index>.png, threshold.json")
-    ev.set_defaults(func=_eval)
-
-    xp = verbs.add_parser("explain", help="class-activation heatmaps of P(fake) per face and branch (PyTorch model)",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    xp.add_argument("paths", nargs="+", help="images, videos or folders")
-    xp.add_argument("--model", required=True,
-                    help="zoo name, checkpoint (DeepGuard's are recognised; else give --arch), or an exported artifact "
-                         "whose manifest records its checkpoint")
-    xp.add_argument("--weights", default=None, help="checkpoint for a zoo name or an exported artifact")
-    xp.add_argument("--arch", default=None, help="zoo name of a plain checkpoint given as --model")
-    xp.add_argument("--branch", default=None, choices=["low", "high", "backbone", "last"],
-                    help="MS-Eff-GCViT: low, high (default) or backbone; RepViT: last")
-    xp.add_argument("--method", default=None, choices=sorted(METHOD_NAMES),
-                    help="CAM method (default: hirescam for low, gradcam++ for high, gradcam otherwise)")
-    xp.add_argument("--frames", type=int, default=16, help="frames sampled per video")
-    xp.add_argument("--top", type=int, default=4, help="most suspicious frames explained per video")
-    xp.add_argument("--sanity", action="store_true",
-                    help="also report the model-randomisation check (correlation with a random-head model's maps)")
-    xp.add_argument("--min-confidence", type=float, default=0.5, help="face detector minimum confidence")
-    xp.add_argument("--face-model", default=None, help="BlazeFace .tflite (default: cache / EDGE_SDK_FACE_MODEL)")
-    xp.add_argument("--out", default="runs/explain", help="PNGs per input, index.html and explain.json go here")
-    xp.set_defaults(func=_explain)
-
-    cam = verbs.add_parser("camera", help="score a camera, stream or video live, with an overlay or an annotated video",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    cam.add_argument("--source", default="0",
-                     help="camera index, video file, rtsp:// or http:// URL, GStreamer pipeline, or csi://N (Jetson)")
-    _runtime_options(cam)
-    cam.add_argument("--show", action="store_true", help="show frames with the overlay in a window (q or Esc stops)")
-    cam.add_argument("--out", default=None, help="headless: write the annotated video here (.mp4)")
-    cam.add_argument("--jsonl", default=None, help="write one JSON line per processed frame here")
-    cam.add_argument("--live", default="auto", choices=["auto", "yes", "no"],
-                     help="yes: keep only the newest frame (drop stale ones); no: every frame; auto: yes except files")
-    cam.add_argument("--max-frames", type=int, default=None, help="stop after this many processed frames")
-    cam.add_argument("--smooth", type=float, default=0.3, help="EMA weight of the newest P(fake) per tracked face")
-    cam.add_argument("--stall-timeout", type=float, default=5.0, help="warn after this many seconds without a frame")
-    cam.add_argument("--stall-limit", type=float, default=30.0, help="give up after this many seconds without a frame")
-    cam.set_defaults(func=_camera)
-
-    ex = verbs.add_parser("export", help="export a model to ONNX / ExecuTorch / Core ML / TensorRT with manifest and parity",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ex.add_argument("--model", required=True, help="zoo name, e.g. ms_eff_gcvit_b0 or repvit_m0_9")
-    ex.add_argument("--weights", default=None, help="checkpoint for the model (default: random init, for trials)")
-    ex.add_argument("--target", default="onnx",
-                    help="onnx, executorch, executorch-coreml, coreml, tensorrt, or all")
-    ex.add_argument("--precision", default=None,
-                    help="fp32, fp16, int8, palettized or w8a8 (default: every precision the target has)")
-    ex.add_argument("--calib", default=None, help="folder of face images or videos for calibration (or 'random')")
-    ex.add_argument("--calib-size", type=int, default=512, help="most calibration crops")
-    ex.add_argument("--calib-method", default="minmax", choices=["minmax", "entropy", "percentile"],
-                    help="ONNX int8 calibration")
-    ex.add_argument("--keep-float", action="append", metavar="PATTERN",
-                    help="ONNX int8: keep nodes whose name or op type matches this glob in float (repeatable)")
-    ex.add_argument("--verify-data", default=None, help="face images/videos for the parity check (default: --calib)")
-    ex.add_argument("--dynamic-batch", action="store_true", help="ONNX: dynamic batch dimension (default: static 1)")
-    ex.add_argument("--opset", type=int, default=18)
-    ex.add_argument("--normalize-in-model", action="store_true",
-                    help="bake mean/std into the graph: the artifact takes 0-1 RGB")
-    ex.add_argument("--image-input", action="store_true", help="Core ML: image input with scale/bias from the crop spec")
-    ex.add_argument("--palettize-bits", type=int, default=6, choices=[4, 6, 8])
-    ex.add_argument("--no-simplify", action="store_true", help="ONNX: skip onnxslim")
-    ex.add_argument("--trt-ops-table", default=None, help="TensorRT ONNX operator table CSV for the offline check")
-    ex.add_argument("--threshold", type=float, default=0.5, help="decision threshold written to the manifest")
-    ex.add_argument("--out", default="artifacts", help="folder; each format goes to <out>/<target>-<precision>/")
-    ex.add_argument("--json", default=None, help="also write the records as JSON here")
-    ex.set_defaults(func=_export)
-
-    ve = verbs.add_parser("verify", help="parity of an artifact against its PyTorch model on face crops",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ve.add_argument("artifact")
-    ve.add_argument("--data", required=True, help="face images/videos; real/ and fake/ subfolders give AUC")
-    ve.add_argument("--weights", default=None, help="the checkpoint it was exported from (default: the manifest's)")
-    ve.add_argument("--limit", type=int, default=256, help="most crops")
-    ve.add_argument("--no-write", action="store_true", help="do not store the result in the manifest")
-    ve.set_defaults(func=_verify)
-
-    bn = verbs.add_parser("bench", help="FLOPs, size, latency, memory and parity per model x target; CI regression gate",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    bn.add_argument("--models", default=None, help="comma-separated zoo names (default: ms_eff_gcvit_b0,repvit_m0_9,"
-                                                   "repvit_m1_1)")
-    bn.add_argument("--targets", default=None,
-                    help="comma-separated: torch, onnx-fp32, onnx-fp16, onnx-int8, executorch-fp32, executorch-int8, "
-                         "executorch-coreml-fp16, coreml-fp16|fp32|int8|palettized|w8a8, tensorrt-fp16|int8, or all "
-                         "(default: torch, onnx x3, executorch x2, coreml-fp16, tensorrt x2)")
-    bn.add_argument("--threads", type=int, default=None, help="pin each measurement to this many cores and threads "
-                                                               "(default: every core, each runtime's own thread count)")
-    bn.add_argument("--batch", type=int, default=1)
-    bn.add_argument("--warmup", type=int, default=10, help="untimed runs before timing")
-    bn.add_argument("--runs", type=int, default=100, help="timed runs per target")
-    bn.add_argument("--data", default=None,
-                    help="face images/videos: inputs and parity crops; real/ and fake/ subfolders add accuracy and AUC")
-    bn.add_argument("--data-limit", type=int, default=64, help="most crops taken from --data")
-    bn.add_argument("--calib", default=None, help="calibration data for int8 targets (default: --data; or 'random')")
-    bn.add_argument("--calib-size", type=int, default=64)
-    bn.add_argument("--weights", default=None, help="checkpoint (with exactly one --models entry)")
-    bn.add_argument("--seed", type=int, default=0, help="random-init seed when no --weights")
-    bn.add_argument("--e2e", default=None, metavar="VIDEO", help="also frames/s of the whole pipeline on this video")
-    bn.add_argument("--e2e-target", default="onnx-fp32", help="artifact used for --e2e (else the first that ran)")
-    bn.add_argument("--trt-ops-table", default=None, help="TensorRT ONNX operator table CSV for the offline check")
-    bn.add_argument("--out", default="runs/bench", help="bench.json, bench.md and plots go here")
-    bn.add_argument("--cache", default=None, help="exported artifacts are kept and reused here (default: OUT/artifacts)")
-    bn.add_argument("--baseline", default=None, help="earlier bench.json to gate against (exit 1 on a regression)")
-    bn.add_argument("--max-regression", type=float, default=0.20, help="allowed slow-down of p50 / reference")
-    bn.add_argument("--reference", default="torch", choices=["torch", "probe"],
-                    help="what times are divided by before comparing (probe where a run has no torch row)")
-    bn.add_argument("--gate", default="all", choices=["all", "parity", "speed"], help="what the gate fails on")
-    bn.add_argument("--parity-slack", type=float, default=1.0, help="allowed growth of max |d logit| (1.0 = x2)")
-    bn.add_argument("--write-baseline", default=None, metavar="FILE", help="save this run as a baseline")
-    bn.set_defaults(func=_bench)
-
-    be = verbs.add_parser("build-engine", help="build a TensorRT engine from an ONNX file (on the device)", add_help=False)
-    be.add_argument("rest", nargs=argparse.REMAINDER)
-    be.set_defaults(func=_build_engine)
-    return parser
+HANDLERS = {"demo": _demo, "zoo": _zoo, "fetch-assets": _fetch_assets, "prepare": _prepare, "train": _train,
+            "distill": _train, "eval": _eval, "detect": _detect, "explain": _explain, "camera": _camera,
+            "export": _export, "verify": _verify, "build-engine": _build_engine, "bench": _bench}
+# verbs whose libraries draw their own progress bars (coremltools, ...): those go to the log too
+QUIET_BARS = ("export", "bench", "demo")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv[1:]
+    verb = argv[0] if argv else "edge-sdk"
     try:
-        return args.func(args)
+        verb, cfg = parse(argv)
     except EdgeSDKError as err:
-        print(f"edge-sdk {args.verb}: error: {err}", file=sys.stderr)
+        print(f"edge-sdk {verb}: error: {err}", file=sys.stderr)
         return 2
+    from .quiet import third_party_to_log
+
+    log = None
+    try:
+        with third_party_to_log(verb, verbose=getattr(cfg, "verbose", False) or verb == "demo",
+                                quiet_bars=verb in QUIET_BARS) as log:
+            handler = HANDLERS[verb]
+            return handler(cfg, argv[1:]) if verb == "bench" else handler(cfg)
+    except EdgeSDKError as err:
+        print(f"edge-sdk {verb}: error: {err}", file=sys.stderr)
+        if log is not None:
+            print(f"(third-party log: {log})", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"edge-sdk {verb}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

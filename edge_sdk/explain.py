@@ -21,7 +21,6 @@ the gradient of the fake logit. Videos: the faces of the ``top`` most suspicious
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,83 +31,52 @@ from .errors import EdgeSDKError, InputError
 METHODS = {"gradcam": "GradCAM", "gradcam++": "GradCAMPlusPlus", "hirescam": "HiResCAM",
            "gradcam-elementwise": "GradCAMElementWise", "layercam": "LayerCAM", "eigengradcam": "EigenGradCAM",
            "xgradcam": "XGradCAM", "eigencam": "EigenCAM", "scorecam": "ScoreCAM", "ablationcam": "AblationCAM"}
-DEFAULT_METHOD = {"low": "hirescam", "high": "gradcam++", "backbone": "gradcam", "last": "gradcam"}
-EXPORTED = {".onnx", ".pte", ".engine", ".plan", ".mlpackage", ".mlmodel"}
 
 
 def _channels_last_to_nchw(t):
     return t.permute(0, 3, 1, 2)
 
 
-def branches(model) -> list[str]:
-    if hasattr(model, "l_gcvit") and hasattr(model, "h_gcvit"):
-        return ["low", "high", "backbone"]
-    if hasattr(model, "stages"):
-        return ["last"]
-    return []
+def _tokens_to_nchw(prefix: int):
+    """A ViT's token sequence (B, prefix + h*w, C) -> (B, C, h, w), the class/register tokens dropped."""
+    def reshape(t):
+        grid = int(round((t.shape[1] - prefix) ** 0.5))
+        return t[:, prefix:].reshape(t.shape[0], grid, grid, t.shape[2]).permute(0, 3, 1, 2)
+    return reshape
 
 
-def target_layer(model, branch: str):
-    """(layer, reshape transform) for ``branch`` of ``model``; an unknown branch names the ones it has."""
-    have = branches(model)
+def branches(card) -> list[str]:
+    """The branches a model's card offers to explain, the default first."""
+    return list(card.explain)
+
+
+def target_layer(model, card, branch: str):
+    """(layer, reshape transform) for ``branch``, read from the card; an unknown branch names the ones it has."""
+    have = branches(card)
     if branch not in have:
-        what = type(model).__name__
-        raise InputError(f"{what} has no branch {branch!r} to explain: it has {', '.join(have) or 'none we know'}")
-    if branch == "low":
-        return model.l_gcvit.norm, _channels_last_to_nchw
-    if branch == "high":
-        return model.h_gcvit.norm, _channels_last_to_nchw
-    if branch == "backbone":
-        backbone = model.feat_extractor.backbone  # the stage that makes the high branch's input map (NCHW)
-        return backbone.get_submodule(backbone.feature_info.module_name()[-1]), None
-    return model.stages[-1], None
-
-
-def _read_manifest_model(path: Path, weights) -> tuple[str, str | None]:
-    from . import manifest
-
-    m = manifest.load(path, verify_sha256=False)
-    ckpt = weights or m["model"].get("checkpoint")
-    if path.suffix.lower() in EXPORTED and ckpt is None:
-        raise InputError(f"{path} is an exported {m['target']} artifact: heatmaps need gradients, so they are made with "
-                         "the PyTorch model, and this manifest records no checkpoint (a random-init export); pass the "
-                         "checkpoint it was exported from with --weights")
-    return m["model"]["name"], ckpt
+        raise InputError(f"{card.name} has no branch {branch!r} to explain: it has {', '.join(have) or 'none'}")
+    spec = card.explain[branch]
+    layer = model.get_submodule(spec.module)
+    reshape = {"nchw": None, "nhwc": _channels_last_to_nchw}.get(spec.layout)
+    if spec.layout == "tokens":
+        reshape = _tokens_to_nchw(int(getattr(model, "num_prefix_tokens", 1)))
+    return layer, reshape
 
 
 def load_model(model, weights: str | Path | None = None, arch: str | None = None):
-    """A PyTorch module from a module, a zoo name, a checkpoint, or an exported artifact's manifest."""
-    import torch
+    """The PyTorch model behind a module, a zoo name, a checkpoint or an exported artifact (its manifest's
+    checkpoint, or ``weights``), through the one loader."""
+    from .models import load
+    from .models.loader import EXPORTED
 
-    from .models import create_model, load_checkpoint, load_deepguard_checkpoint
-
-    if isinstance(model, torch.nn.Module):
-        return model.eval(), getattr(model, "default_cfg", {}).get("architecture", type(model).__name__)
     p = Path(str(model))
-    if p.exists():
-        from . import manifest
-
-        has_manifest = True
-        try:
-            manifest.find(p)
-        except EdgeSDKError:
-            has_manifest = False
-        if p.suffix.lower() in EXPORTED or (has_manifest and arch is None):
-            name, ckpt = _read_manifest_model(p, weights)
-            if p.suffix.lower() not in EXPORTED:
-                ckpt = weights or str(p)
-        elif arch is not None:
-            name, ckpt = arch, str(p)
-        else:  # a DeepGuard checkpoint: the variant is read from its tensor shapes
-            return load_deepguard_checkpoint(str(p)).eval(), "deepguard checkpoint"
-        net = create_model(name)
-        if ckpt is not None:
-            load_checkpoint(net, str(ckpt))
-        return net.eval(), name
-    net = create_model(str(model))
-    if weights is not None:
-        load_checkpoint(net, str(weights))
-    return net.eval(), str(model)
+    try:
+        return load(model, weights=weights, model=arch)
+    except InputError as err:
+        if p.suffix.lower() in EXPORTED:
+            raise InputError(f"{p} is an exported artifact: heatmaps need gradients, so they are made with the PyTorch "
+                             f"model, and {err}") from None
+        raise
 
 
 @dataclass
@@ -132,19 +100,20 @@ class Explainer:
 
     def __init__(self, model, weights=None, method: str | None = None, branch: str | None = None,
                  arch: str | None = None):
-        from .preprocess import CropSpec
-
-        self.model, self.name = load_model(model, weights, arch)
-        have = branches(self.model)
+        loaded = load_model(model, weights, arch)
+        self.model, self.name, self.card, self.trained = loaded.model.eval(), loaded.name, loaded.card, loaded.trained
+        have = branches(self.card)
         if not have:
-            raise InputError(f"{self.name}: no explainable branch known for {type(self.model).__name__} "
-                             "(MS-Eff-GCViT and RepViT are supported)")
-        self.branch = branch or ("high" if "high" in have else have[0])
-        self.method = method or DEFAULT_METHOD[self.branch]
+            raise InputError(f"{self.name}: its card names no layer to explain ({self.card.family} models are not "
+                             "supported by explain)")
+        self.branch = branch or have[0]
+        if self.branch not in have:
+            raise InputError(f"{self.name} has no branch {self.branch!r} to explain: it has {', '.join(have)}")
+        self.method = method or self.card.explain[self.branch].method
         if self.method not in METHODS:
             raise InputError(f"unknown CAM method {self.method!r}: choose one of {', '.join(METHODS)}")
-        self.layer, self.reshape = target_layer(self.model, self.branch)
-        self.spec = CropSpec.for_model(self.model.pretrained_cfg)
+        self.layer, self.reshape = target_layer(self.model, self.card, self.branch)
+        self.spec = loaded.crop
 
     def scores(self, crops: np.ndarray) -> np.ndarray:
         import torch
@@ -185,7 +154,7 @@ def randomized_head_correlations(ex: Explainer, crops: np.ndarray, seeds=(1, 2, 
         with torch.no_grad():
             for layer in (m for h in heads for m in h.modules() if isinstance(m, torch.nn.Linear)):
                 layer.weight.copy_(torch.randn(layer.weight.shape, generator=g) * float(layer.weight.std()))
-        other = Explainer(model, method=ex.method, branch=ex.branch)
+        other = Explainer(model, method=ex.method, branch=ex.branch, arch=ex.name)
         maps = np.stack([e.heatmap for e in other.explain_crops(crops)]).ravel()
         out.append(0.0 if maps.std() == 0 or base.std() == 0 else float(np.corrcoef(base, maps)[0, 1]))
     return out
@@ -293,21 +262,33 @@ def to_html(records: list[dict], root: Path) -> str:
 
 def explain(paths, model, out: str | Path = "explain", weights=None, method: str | None = None,
             branch: str | None = None, arch: str | None = None, frames: int = 16, top: int = 4,
-            face_model: str | None = None, min_confidence: float = 0.5, sanity: bool = False) -> list[dict]:
+            face_model: str | None = None, min_confidence: float = 0.5, sanity: bool = False,
+            progress: bool = False) -> list[dict]:
     """``edge-sdk explain``: one record per input (faces with P(fake) and PNG paths); writes index.html and
     explain.json in ``out``. A bad input gets an error record and the others go on. ``sanity``: add the
-    model-randomisation correlations (:func:`randomized_head_correlations`) per input."""
+    model-randomisation correlations (:func:`randomized_head_correlations`) per input. ``progress``: a line per
+    input on stderr (a video's heatmaps take seconds each on a CPU)."""
+    import sys
+
+    from .console import StatusLines
     from .faces import FaceDetector
-    from .fileio import write_atomic
+    from .fileio import to_json, write_atomic
     from .pipeline import annotation_names, expand_paths
 
     out = Path(out)
     ex = Explainer(model, weights, method, branch, arch)
+    if not ex.trained:
+        print(f"edge-sdk explain: {ex.name} has random weights: its heatmaps explain an untrained model",
+              file=sys.stderr)
     files = expand_paths(paths)
     records = []
+    lines = StatusLines(sys.stderr) if progress else None
     with FaceDetector(face_model, min_confidence=min_confidence) as det:
-        for f, name in zip(files, annotation_names(files, out)):
+        for k, (f, name) in enumerate(zip(files, annotation_names(files, out))):
             folder = name.with_name(name.name.replace(".annotated", ""))
+            if lines is not None:
+                lines.write(f"[explain {100 * k / max(1, len(files)):3.0f}%] {k + 1}/{len(files)} {f.name}: faces and "
+                            f"{ex.method} heatmaps", transient=True)
             try:
                 record = explain_path(ex, f, folder, det, frames=frames, top=top)
                 if sanity and record["faces"]:
@@ -316,6 +297,35 @@ def explain(paths, model, out: str | Path = "explain", weights=None, method: str
                 records.append(record)
             except Exception as err:  # recorded; the other inputs go on
                 records.append({"path": str(f), "error": f"{type(err).__name__}: {err}"})
-    write_atomic(out / "explain.json", json.dumps(records, indent=2) + "\n")
+    if lines is not None:
+        lines.write(f"[explain 100%] {len(files)} inputs explained")
+    write_atomic(out / "explain.json", to_json(records, indent=2) + "\n")
     write_atomic(out / "index.html", to_html(records, out))
     return records
+
+
+def add_explanations(records: list[dict], out, model, weights=None, face_model: str | None = None,
+                     min_confidence: float = 0.5) -> None:
+    """Heatmaps for the inputs detect scored; a failure is recorded in each record, detection results stay."""
+    from .backends import Backend
+
+    model = model.path if isinstance(model, Backend) else model
+    files = [Path(r["path"]) for r in records]
+    ok = [f for f, r in zip(files, records) if r["ok"]]
+    try:
+        done = {r["path"]: r for r in explain(ok, model, out=out, weights=weights, face_model=face_model,
+                                              min_confidence=min_confidence)}
+    except EdgeSDKError as err:
+        done, error = {}, str(err)
+    else:
+        error = None
+    for f, r in zip(files, records):
+        if not r["ok"]:
+            continue
+        e = done.get(str(f))
+        if e is None or "error" in e:
+            r["explanation"] = {"error": error or (e or {}).get("error", "not explained")}
+        else:
+            r["explanation"] = {"html": str(Path(out) / "index.html"), "branch": e["branch"], "method": e["method"],
+                                "faces": [{k: face[k] for k in ("frame", "box", "p_fake", "overlay")}
+                                          for face in e["faces"]]}

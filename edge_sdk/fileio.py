@@ -7,6 +7,8 @@ temporary file, and a crash leaves no file under the final name.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import shutil
 import uuid
@@ -55,6 +57,25 @@ def _swap_in(tmp: Path, path: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, path)
+
+
+def finite(value):
+    """A JSON-like value with every NaN or infinite float replaced by None (numpy scalars become Python numbers)."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(value, **kwargs) -> str:
+    """``json.dumps`` that never writes the bare NaN / Infinity tokens (they are not JSON): such numbers become
+    null. Callers that must not lose a non-finite number turn it into an error record first."""
+    return json.dumps(finite(value), allow_nan=False, **kwargs)
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
@@ -126,4 +147,4 @@ class LineWriter:
         self.close()
 
 
-__all__ = ["write_atomic", "atomic_path", "LineWriter"]
+__all__ = ["write_atomic", "atomic_path", "LineWriter", "to_json", "finite"]

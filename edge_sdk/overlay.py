@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FAKE_BGR, REAL_BGR, TEXT_BGR = (40, 40, 230), (60, 190, 60), (255, 255, 255)
+FAKE_BGR, REAL_BGR, PENDING_BGR, TEXT_BGR = (40, 40, 230), (60, 190, 60), (150, 150, 150), (255, 255, 255)
 
 
 def _label(bgr: np.ndarray, text: str, x: int, y: int, color, scale: float) -> None:
@@ -18,16 +18,17 @@ def _label(bgr: np.ndarray, text: str, x: int, y: int, color, scale: float) -> N
 
 
 def draw_faces(bgr: np.ndarray, faces, threshold: float) -> np.ndarray:
-    """Draw in place. ``faces``: dicts with ``box`` and ``p_fake`` (``p_smooth`` and ``track`` if present)."""
+    """Draw in place. ``faces``: dicts with ``box`` and ``p_fake`` (``p_smooth`` and ``track`` if present); a face
+    with no score yet (``p_fake`` None: a clip model still collecting frames) is grey, with its ``label``."""
     import cv2
 
     scale = max(0.4, min(bgr.shape[:2]) / 900)
     for f in faces:
-        p = f.get("p_smooth", f["p_fake"])
-        color = FAKE_BGR if p >= threshold else REAL_BGR
+        p = f.get("p_smooth", f.get("p_fake"))
+        color = PENDING_BGR if p is None else FAKE_BGR if p >= threshold else REAL_BGR
         x0, y0, x1, y1 = (int(round(v)) for v in f["box"])
         cv2.rectangle(bgr, (x0, y0), (x1, y1), color, max(2, round(scale * 3)))
-        text = f"{'FAKE' if p >= threshold else 'real'} {p:.2f}"
+        text = f.get("label", "...") if p is None else f"{'FAKE' if p >= threshold else 'real'} {p:.2f}"
         if f.get("track") is not None:
             text += f" #{f['track']}"
         _label(bgr, text, x0, y0 - 2, color, scale)

@@ -1,7 +1,16 @@
-"""Frames -> faces -> crops -> logits -> per-face, per-image and per-video verdicts."""
+"""Frames -> faces -> crops -> logits -> per-face, per-image and per-video verdicts, for frame and clip models.
+
+A frame model scores each face crop; a clip model (``input.clip`` in its manifest: T crops, ``stride`` frames
+apart) scores T crops of one tracked face at a time, and a track with fewer than T crops is reported as such,
+never scored. :func:`detect` runs a batch of inputs as a batch job: outputs are checked before any scoring, each
+record is streamed to a JSON Lines file as its input finishes, ``resume`` skips inputs already recorded with the
+same model and settings, ``shard`` takes one of N slices, and Ctrl-C ends with the records so far.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -9,20 +18,23 @@ from pathlib import Path
 
 import numpy as np
 
+from . import media
 from .aggregate import IoUTracker, aggregate
 from .backends import Backend, load
 from .errors import EdgeSDKError, InputError
 from .faces import FaceDetector
-from .fileio import write_atomic
+from .fileio import LineWriter, to_json, write_atomic
 from .overlay import draw_faces, draw_status
-from .preprocess import load_image
-from .video import VIDEO_SUFFIXES, VideoWriter, sample_frames
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+from .preprocess import open_image
+from .video import VideoWriter, sample_frames
 
 
 def sigmoid(x) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+class NonFiniteLogit(EdgeSDKError):
+    """The artifact returned NaN or an infinity: a broken artifact or manifest, never a verdict."""
 
 
 @dataclass
@@ -42,16 +54,35 @@ class FaceScore:
         return d
 
 
+def open_backend(model) -> Backend:
+    """``model``: a Backend, or an artifact path; a zoo name or a missing file gets the command that makes one."""
+    if isinstance(model, Backend):
+        return model
+    p = Path(str(model))
+    if not p.exists() and p.suffix == "" and "/" not in str(model):
+        raise InputError(f"{model!r} is a model name, not an artifact: export it first, e.g. `edge-sdk export "
+                         f"--model {model} --target onnx --precision fp32 --out artifacts` then "
+                         f"`--model artifacts/onnx-fp32/{model}.onnx`")
+    return load(p)
+
+
 class Detector:
-    """Runs one artifact over images and videos, with the crop spec and threshold of its manifest."""
+    """Runs one artifact over images and videos, with the crop spec, threshold and clip length of its manifest."""
 
     def __init__(self, model: str | Path | Backend, face_model: str | None = None, min_confidence: float = 0.5,
                  threshold: float | None = None, all_faces: bool = True):
-        self.backend = model if isinstance(model, Backend) else load(model)
+        self.backend = open_backend(model)
+        m = self.backend.manifest
         self.crop = self.backend.crop
-        self.threshold = float(self.backend.manifest["threshold"] if threshold is None else threshold)
+        self.threshold = float(m["threshold"] if threshold is None else threshold)
+        self.clip = m["input"].get("clip")  # {"frames": T, "stride": s} for a clip model, else None
+        self.trained = bool((m.get("weights") or {"trained": m["model"].get("checkpoint") is not None})["trained"])
         self.face_model, self.min_confidence, self.all_faces = face_model, min_confidence, all_faces
         self._image_faces: FaceDetector | None = None  # made on the first image
+
+    @property
+    def artifact(self) -> str:
+        return str(self.backend.path)
 
     def close(self) -> None:
         if self._image_faces is not None:
@@ -67,8 +98,18 @@ class Detector:
     def verdict(self, p: float) -> str:
         return "fake" if p >= self.threshold else "real"
 
-    def score_faces(self, rgb: np.ndarray, faces, stages: dict | None = None) -> list[FaceScore]:
-        """Crop each face by the manifest's spec and score the crops in one batch.
+    def logits(self, batch: np.ndarray, what: str) -> np.ndarray:
+        """The artifact's logits for a batch; a NaN or infinite logit is an error naming ``what`` and the artifact."""
+        out = self.backend.predict(batch)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            raise NonFiniteLogit(f"{what}: the artifact {self.backend.path.name} returned {out[bad][0]} for "
+                                 f"{int(bad.sum())} of {len(out)} inputs (a broken artifact, or a manifest whose crop "
+                                 "spec makes invalid input); no verdict")
+        return out
+
+    def score_faces(self, rgb: np.ndarray, faces, stages: dict | None = None, what: str = "frame") -> list[FaceScore]:
+        """Crop each face by the manifest's spec and score the crops in one batch (frame models).
 
         ``stages``: seconds spent are added to its ``crop`` and ``model`` entries.
         """
@@ -78,20 +119,23 @@ class Detector:
         t0 = time.perf_counter()
         batch = self.crop.to_tensor(np.stack([self.crop.crop(rgb, f.box) for f in faces]))
         t1 = time.perf_counter()
-        logits = self.backend.predict(batch)
+        logits = self.logits(batch, what)
         if stages is not None:
             stages["crop"] = stages.get("crop", 0.0) + t1 - t0
             stages["model"] = stages.get("model", 0.0) + time.perf_counter() - t1
-        return [FaceScore(f.box, f.score, float(l), float(sigmoid(l)), np.round(f.keypoints, 1).tolist())
-                for f, l in zip(faces, logits)]
+        return [FaceScore(f.box, f.score, float(z), float(sigmoid(z)), np.round(f.keypoints, 1).tolist())
+                for f, z in zip(faces, logits)]
 
-    def image(self, rgb: np.ndarray) -> dict:
+    def image(self, rgb: np.ndarray, what: str = "image") -> dict:
+        if self.clip:
+            raise InputError(f"{what}: {self.backend.path.name} is a clip model (it scores {self.clip['frames']} frames "
+                             "of one face); a still image is one frame, so it has no score. Give a video")
         if self._image_faces is None:
             self._image_faces = FaceDetector(self.face_model, self.min_confidence, mode="image")
         t0 = time.perf_counter()
         faces = self._image_faces.detect(rgb)
         t1 = time.perf_counter()
-        scored = self.score_faces(rgb, faces)
+        scored = self.score_faces(rgb, faces, what=what)
         t2 = time.perf_counter()
         timings = {"detect_ms": round((t1 - t0) * 1e3, 2), "model_ms": round((t2 - t1) * 1e3, 2)}
         if not scored:
@@ -113,8 +157,11 @@ class Detector:
         return write_atomic(out, data.tobytes())
 
     def video(self, path: str | Path, frames: int = 32, every: int | None = None, fps: float | None = None,
-              strategy: str = "confident", annotate: str | Path | None = None) -> dict:
-        """Score sampled frames; ``annotate``: also write those frames, boxes drawn, as an mp4."""
+              strategy: str = "confident", annotate: str | Path | None = None, progress=None) -> dict:
+        """Score sampled frames (a clip model: windows of T frames); ``annotate``: also write those frames, boxes
+        drawn, as an mp4. ``progress(done, total)`` after each frame."""
+        if self.clip:
+            return self._video_clips(path, frames, strategy, annotate, progress)
         import cv2
 
         tracker = IoUTracker()
@@ -130,7 +177,7 @@ class Detector:
                 t0 = time.perf_counter()
                 faces = det.detect(rgb, timestamp_ms=ts_ms)
                 t1 = time.perf_counter()
-                scored = self.score_faces(rgb, faces)
+                scored = self.score_faces(rgb, faces, what=f"{path} frame {index}")
                 t_detect, t_model = t_detect + t1 - t0, t_model + time.perf_counter() - t1
                 if not scored:
                     no_face.append(index)
@@ -141,6 +188,8 @@ class Detector:
                 if writer is not None:
                     bgr = draw_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), per_frame[-1]["faces"], self.threshold)
                     writer.write(draw_status(bgr, f"frame {index}  ({self.backend.name})"))
+                if progress is not None:
+                    progress(len(per_frame), info.get("sampled", frames))
         if info is None:
             raise InputError(f"{path}: no frame could be decoded")
         timings = {"detect_ms": round(t_detect * 1e3, 1), "model_ms": round(t_model * 1e3, 1)}
@@ -155,7 +204,77 @@ class Detector:
         score = max(t["score"] for t in tracks.values())
         return {**base, "verdict": self.verdict(score), "score": score, "tracks": tracks}
 
-    def path(self, path: str | Path, annotate: str | Path | None = None, **video_kwargs) -> dict:
+    def _video_clips(self, path, frames: int, strategy: str, annotate, progress=None) -> dict:
+        """A clip model on a video: ``max(1, frames // T)`` windows of T frames ``stride`` apart, spread over the
+        video; in each window every face track with T crops is one clip, scored in one batch."""
+        import cv2
+
+        T, stride = int(self.clip["frames"]), int(self.clip["stride"])
+        span = (T - 1) * stride + 1
+        n_windows = max(1, frames // T)
+        windows: dict[int, int] = {}  # frame index -> window
+
+        def indices(total: int) -> list[int]:
+            starts = sorted({int(round(s)) for s in np.linspace(0, max(0, total - span), n_windows)})
+            for w, s in enumerate(starts):
+                for i in range(T):
+                    if s + i * stride < total:
+                        windows.setdefault(s + i * stride, w)
+            return sorted(windows)
+
+        tracker = IoUTracker(max_gap=2 * stride + 2)
+        crops: dict[tuple[int, int], list] = {}  # (window, track) -> [(frame, crop)]
+        no_face, writer, info, done = [], None, None, 0
+        with FaceDetector(self.face_model, self.min_confidence, mode="video") as det, ExitStack() as stack:
+            for info, index, ts_ms, rgb in sample_frames(path, indices=indices):
+                if annotate is not None and writer is None:
+                    writer = stack.enter_context(VideoWriter(annotate, info["fps"] / stride))
+                faces = det.detect(rgb, timestamp_ms=ts_ms)
+                faces = faces if self.all_faces else faces[:1]
+                if not faces:
+                    no_face.append(index)
+                tids = tracker.update([f.box for f in faces])
+                for f, tid in zip(faces, tids):
+                    crops.setdefault((windows[index], tid), []).append((index, self.crop.crop(rgb, f.box)))
+                if writer is not None:
+                    drawn = [{"box": list(f.box), "p_fake": None, "track": tid,
+                              "label": f"clip {len(crops[(windows[index], tid)])}/{T}"} for f, tid in zip(faces, tids)]
+                    writer.write(draw_status(draw_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), drawn, self.threshold),
+                                             f"frame {index}  clip window {windows[index] + 1}/{n_windows}"))
+                done += 1
+                if progress is not None:
+                    progress(done, len(windows))
+        if info is None:
+            raise InputError(f"{path}: no frame could be decoded")
+        full = {k: v for k, v in crops.items() if len(v) == T}
+        short = [{"window": w, "track": t, "frames": [i for i, _ in v], "have": len(v), "need": T}
+                 for (w, t), v in sorted(crops.items()) if len(v) < T]
+        clips = []
+        if full:
+            keys = sorted(full)
+            batch = np.stack([self.crop.to_tensor(np.stack([c for _, c in full[k]])) for k in keys])
+            z = self.logits(batch, f"{path} ({len(keys)} clips)")
+            clips = [{"window": w, "track": t, "frames": [i for i, _ in full[(w, t)]], "logit": round(float(v), 5),
+                      "p_fake": round(float(sigmoid(v)), 5)} for (w, t), v in zip(keys, z)]
+        base = {"kind": "video", "model_kind": "clip", "clip": {"frames": T, "stride": stride},
+                "frames_sampled": len(windows), "frames_without_face": no_face, "video": info, "aggregate": strategy,
+                "clips": clips, "short_tracks": short}
+        if writer is not None:
+            base["annotated"] = str(annotate)
+        if not clips:
+            why = "no face found" if not crops else (f"no track has {T} crops in a window (the longest has "
+                                                    f"{max(s['have'] for s in short)}); nothing was scored")
+            return {**base, "verdict": "no_face" if not crops else "too_short", "score": None, "tracks": {},
+                    "reason": why}
+        per_track: dict[int, list[float]] = {}
+        for c in clips:
+            per_track.setdefault(c["track"], []).append(c["p_fake"])
+        tracks = {str(t): {"score": round(aggregate(p, strategy, self.threshold), 5), "clips": len(p)}
+                  for t, p in per_track.items()}
+        score = max(t["score"] for t in tracks.values())
+        return {**base, "verdict": self.verdict(score), "score": score, "tracks": tracks}
+
+    def path(self, path: str | Path, annotate: str | Path | None = None, progress=None, **video_kwargs) -> dict:
         """One record for one file; errors become a record naming the file and the problem.
 
         ``annotate``: where to write the annotated copy, without suffix (.jpg or .mp4 is added).
@@ -163,46 +282,41 @@ class Detector:
         p = Path(path)
         t0 = time.perf_counter()
         try:
-            kind = media_kind(p)
+            kind = media.kind(p)
             if kind == "image":
-                rgb = load_image(p)
-                rec = self.image(rgb)
+                rgb, info = open_image(p)
+                rec = self.image(rgb, what=str(p))
+                if info["reduced_by"] > 1:
+                    rec["note"] = (f"{info['size'][0]}x{info['size'][1]} image reduced by {info['reduced_by']} "
+                                   "for decoding")
+                if info["frames"] > 1:
+                    rec["note"] = (rec.get("note", "") + "; " if rec.get("note") else "") + \
+                        f"only the first of its {info['frames']} frames/pages was scored"
                 if annotate is not None:
                     rec["annotated"] = str(self.annotate_image(rgb, rec, f"{annotate}.jpg"))
             else:
-                rec = self.video(p, annotate=None if annotate is None else f"{annotate}.mp4", **video_kwargs)
+                rec = self.video(p, annotate=None if annotate is None else f"{annotate}.mp4", progress=progress,
+                                 **video_kwargs)
             rec = {"path": str(p), "ok": True, **rec}
         except EdgeSDKError as err:
             rec = {"path": str(p), "ok": False, "kind": "error", "error": str(err)}
+        except MemoryError:
+            rec = {"path": str(p), "ok": False, "kind": "error", "error": f"{p}: out of memory while scoring it"}
         except Exception as err:  # a batch job records the failure and goes on
-            rec = {"path": str(p), "ok": False, "kind": "error", "error": f"{type(err).__name__}: {err}"}
+            rec = {"path": str(p), "ok": False, "kind": "error", "error": f"{p}: {type(err).__name__}: {err}"}
         rec["seconds"] = round(time.perf_counter() - t0, 3)
+        if not self.trained:
+            rec["trained"] = False  # random weights: this verdict means nothing
         return rec
 
 
 def media_kind(p: Path) -> str:
-    if not p.is_file():
-        raise InputError(f"{p}: no such file")
-    if p.stat().st_size == 0:
-        raise InputError(f"{p}: empty file (0 bytes)")
-    suffix = p.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return "image"
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
-    raise InputError(f"{p}: not an image or video (unknown extension {suffix or '(none)'!r})")
+    return media.kind(p)
 
 
 def expand_paths(paths) -> list[Path]:
     """Files as given, folders recursively (media files only, sorted)."""
-    out = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
-        else:
-            out.append(p)
-    return out
+    return media.scan(paths).files
 
 
 def annotation_names(files: list[Path], out_dir: str | Path) -> list[Path]:
@@ -216,56 +330,155 @@ def annotation_names(files: list[Path], out_dir: str | Path) -> list[Path]:
     return names
 
 
-def detect(paths, model, json_out: str | Path | None = None, annotate: str | Path | None = None,
-           progress: bool = True, explain: str | Path | None = None, explain_model=None, explain_weights=None,
-           **kwargs) -> list[dict]:
-    """``edge-sdk detect``: one record per input; see :meth:`Detector.path`.
+# ---------------------------------------------------------------------------------------------- batch jobs
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``I/N`` (1 <= I <= N) -> (I, N); None -> (1, 1)."""
+    if not text:
+        return 1, 1
+    try:
+        i, n = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        raise InputError(f"--shard takes I/N like 3/16, got {text!r}") from None
+    if not 1 <= i <= n:
+        raise InputError(f"--shard {text}: need 1 <= I <= N")
+    return i, n
 
-    ``annotate``: a folder for annotated copies (images as .jpg, videos' sampled frames as .mp4).
-    ``explain``: a folder for heatmaps (:mod:`edge_sdk.explain`) made with the PyTorch model behind
-    ``model`` (its manifest's checkpoint) or ``explain_model``; each record gets an ``explanation``.
-    """
-    import json
 
-    from tqdm import tqdm
+def check_outputs(inputs, outputs: dict) -> None:
+    """Refuse, before any work, an output that is an input, lies inside an input folder, is a folder where a file
+    goes (or a file where a folder goes), or cannot be created. ``outputs``: {option: (path, "file"|"dir")}."""
+    roots = [Path(p).resolve() for p in inputs]
+    for option, (path, kind) in outputs.items():
+        if path is None:
+            continue
+        out = Path(path).resolve()
+        for r in roots:
+            if out == r:
+                raise InputError(f"{option} {path}: is one of the inputs; it would be overwritten")
+            if r.is_dir() and r in out.parents:
+                raise InputError(f"{option} {path}: lies inside the input folder {r}; its files would become inputs "
+                                 "of the next run (write outside the input tree)")
+        if kind == "file" and out.is_dir():
+            raise InputError(f"{option} {path}: is a folder; give a file path")
+        if kind == "dir" and out.exists() and not out.is_dir():
+            raise InputError(f"{option} {path}: is a file; give a folder")
+        parent = out if kind == "dir" else out.parent
+        existing = next((q for q in (parent, *parent.parents) if q.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise InputError(f"{option} {path}: {existing} is a file, so this path cannot be created")
 
+
+def _settings(det: Detector, video_kwargs: dict) -> dict:
+    m = det.backend.manifest
+    return {"model_sha256": m["artifact"]["sha256"], "threshold": det.threshold, "min_confidence": det.min_confidence,
+            **{k: video_kwargs.get(k) for k in ("frames", "every", "fps", "strategy")}}
+
+
+def _recorded(jsonl: Path, settings: dict) -> dict[str, dict]:
+    """Records of an earlier run in ``jsonl`` made with the same model and settings, by path (the last wins)."""
+    done = {}
+    if not jsonl.is_file():
+        return done
+    for line in jsonl.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by a kill: that input is simply done again
+            continue
+        if isinstance(rec, dict) and rec.get("settings") == settings and "path" in rec:
+            done[rec["path"]] = rec
+    return done
+
+
+@dataclass
+class DetectRun:
+    """What :func:`detect` did: the records in input order and how the run ended."""
+
+    records: list
+    interrupted: bool = False
+    resumed: int = 0
+    skipped_warning: str | None = None
+    jsonl: str | None = None
+    trained: bool = True
+
+    def summary(self) -> dict:
+        ok = [r for r in self.records if r.get("ok")]
+        verdicts: dict[str, int] = {}
+        for r in ok:
+            verdicts[r.get("verdict", "?")] = verdicts.get(r.get("verdict", "?"), 0) + 1
+        out = {"inputs": len(self.records), "scored": len(ok), "failed": len(self.records) - len(ok),
+               "verdicts": verdicts, "interrupted": self.interrupted, "resumed": self.resumed, "jsonl": self.jsonl}
+        if not self.trained:
+            out["trained"] = False
+            out["warning"] = "the artifact holds random weights: every verdict above is meaningless"
+        if self.skipped_warning:
+            out["not_media"] = self.skipped_warning
+        return out
+
+
+def detect_run(paths, model, json_out: str | Path | None = None, jsonl: str | Path | None = None,
+               annotate: str | Path | None = None, progress=None, resume: bool = False, shard: str | None = None,
+               **kwargs) -> DetectRun:
+    """``edge-sdk detect`` as a batch job; see the module docstring. ``progress(done, total, message)``."""
     video_keys = {"frames", "every", "fps", "strategy"}
     video_kwargs = {k: v for k, v in kwargs.items() if k in video_keys and v is not None}
     det_kwargs = {k: v for k, v in kwargs.items() if k not in video_keys}
-    files = expand_paths(paths)
+    if jsonl is None and json_out is not None:
+        jsonl = Path(json_out).with_suffix(".jsonl")
+    check_outputs(paths, {"--json": (json_out, "file"), "--jsonl": (jsonl, "file"), "--annotate": (annotate, "dir")})
+    if resume and jsonl is None:
+        raise InputError("--resume needs --json or --jsonl: the records of the earlier run are read from there")
+    found = media.scan(paths, exclude=[annotate] if annotate is not None else ())
+    i, n = parse_shard(shard)
+    files = found.files[i - 1::n]
     names = annotation_names(files, annotate) if annotate is not None else [None] * len(files)
-    records = []
+    run = DetectRun([], skipped_warning=found.warning(), jsonl=None if jsonl is None else str(jsonl))
     with Detector(model, **det_kwargs) as det:
-        for f, name in tqdm(list(zip(files, names)), desc="detect", unit="file", disable=not progress):
-            records.append(det.path(f, annotate=name, **video_kwargs))
-    if explain is not None:
-        _add_explanations(records, files, explain, explain_model or model, explain_weights, det_kwargs)
+        run.trained = det.trained
+        settings = _settings(det, video_kwargs)
+        earlier = _recorded(Path(jsonl), settings) if resume else {}
+        writer = LineWriter(jsonl, append=resume) if jsonl is not None else None
+        try:
+            for s in found.skipped[i - 1::n] if n > 1 else found.skipped:
+                rec = {"path": s.path, "ok": False, "kind": "skipped", "error": f"{s.path}: {s.reason}"}
+                run.records.append(rec)
+                if writer is not None:
+                    writer.write(to_json({**rec, "settings": settings}))
+            for k, (f, name) in enumerate(zip(files, names)):
+                if str(f) in earlier:
+                    rec = {key: v for key, v in earlier[str(f)].items() if key != "settings"}
+                    run.records.append(rec)
+                    run.resumed += 1
+                    continue
+                if progress is not None:
+                    progress(k, len(files), f"{f.name}")
+                frame_tick = None if progress is None else \
+                    (lambda d, t, _k=k, _f=f: progress(_k + d / max(1, t), len(files), f"{_f.name}: frame {d}/{t}"))
+                rec = det.path(f, annotate=name, progress=frame_tick, **video_kwargs)
+                run.records.append(rec)
+                if writer is not None:
+                    writer.write(to_json({**rec, "settings": settings}))
+            if progress is not None:
+                progress(len(files), len(files), "done")
+        except KeyboardInterrupt:
+            run.interrupted = True
+        finally:
+            if writer is not None:
+                writer.close()
     if json_out is not None:
-        write_atomic(json_out, json.dumps(records, indent=2) + "\n")
-    return records
+        write_atomic(json_out, to_json(run.records, indent=2) + "\n")
+    return run
 
 
-def _add_explanations(records: list[dict], files: list[Path], out, model, weights, det_kwargs: dict) -> None:
-    """Heatmaps for the inputs detect scored; a failure is recorded in each record, detection results stay."""
-    from .explain import explain
+def detect(paths, model, json_out: str | Path | None = None, annotate: str | Path | None = None,
+           progress: bool = True, **kwargs) -> list[dict]:
+    """``edge-sdk detect`` from Python: one record per input (see :meth:`Detector.path` and :func:`detect_run`)."""
+    tick = None
+    if progress:
+        import sys
 
-    model = model.path if isinstance(model, Backend) else model
-    ok = [f for f, r in zip(files, records) if r["ok"]]
-    try:
-        done = {r["path"]: r for r in explain(ok, model, out=out, weights=weights,
-                                              face_model=det_kwargs.get("face_model"),
-                                              min_confidence=det_kwargs.get("min_confidence", 0.5))}
-    except EdgeSDKError as err:
-        done, error = {}, str(err)
-    else:
-        error = None
-    for f, r in zip(files, records):
-        if not r["ok"]:
-            continue
-        e = done.get(str(f))
-        if e is None or "error" in e:
-            r["explanation"] = {"error": error or (e or {}).get("error", "not explained")}
-        else:
-            r["explanation"] = {"html": str(Path(out) / "index.html"), "branch": e["branch"], "method": e["method"],
-                                "faces": [{k: face[k] for k in ("frame", "box", "p_fake", "overlay")}
-                                          for face in e["faces"]]}
+        from .console import StatusLines
+
+        lines = StatusLines(sys.stderr)
+        tick = lambda done, total, msg: lines.write(  # noqa: E731
+            f"[detect {100 * done / max(1, total):3.0f}%] {math.floor(done)}/{total} {msg}", transient=True)
+    return detect_run(paths, model, json_out=json_out, annotate=annotate, progress=tick, **kwargs).records

@@ -51,8 +51,14 @@ class CropSpec:
             raise InputError(f"crop spec: resize must be 'pad' or 'stretch', got {self.resize!r}")
         if self.color_order != "RGB":
             raise InputError(f"crop spec: only RGB colour order is supported, got {self.color_order!r}")
-        if self.size <= 0 or self.margin < 0:
+        if not (self.size > 0 and math.isfinite(self.margin) and self.margin >= 0):
             raise InputError(f"crop spec: size must be > 0 and margin >= 0, got size={self.size} margin={self.margin}")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise InputError(f"crop spec: mean and std need 3 values (RGB), got {list(self.mean)} and {list(self.std)}")
+        if not all(math.isfinite(v) for v in self.mean):
+            raise InputError(f"crop spec: mean {list(self.mean)} has a value that is not a finite number")
+        if not all(math.isfinite(v) and v > 0 for v in self.std):
+            raise InputError(f"crop spec: std {list(self.std)} must be positive finite numbers (a 0 divides by zero)")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -129,8 +135,30 @@ class CropSpec:
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Any still image -> RGB uint8 (H, W, 3): EXIF rotation applied; grey, alpha, palette, 16-bit handled."""
+# The largest side an image is decoded to: bigger photos are reduced while decoding (JPEG) or right after (others),
+# before any conversion, so a 9000 x 9000 image never needs gigabytes. Faces stay far above crop size.
+MAX_SIDE = 4096
+
+
+def _heif_opener(path: Path) -> None:
+    from .media import HEIF_SUFFIXES
+
+    if path.suffix.lower() in HEIF_SUFFIXES and path.suffix.lower() != ".avif":  # Pillow reads AVIF itself
+        try:
+            import pillow_heif
+        except ImportError as err:
+            raise InputError(f"{path}: HEIC/HEIF photos need the pillow-heif package: pip install 'edge-sdk[runtime]' "
+                             "(or pip install pillow-heif)") from err
+        pillow_heif.register_heif_opener()
+
+
+def open_image(path: str | Path, max_side: int = MAX_SIDE) -> tuple[np.ndarray, dict]:
+    """Any still image -> (RGB uint8 (H, W, 3), what was done): EXIF rotation applied; grey, alpha, palette and
+    16-bit handled; images larger than ``max_side`` reduced by a whole factor while or right after decoding;
+    images above Pillow's decompression-bomb limit refused. ``info``: size, reduced_by, frames (of an animated
+    GIF or a multi-page TIFF, where only the first is read)."""
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
@@ -138,27 +166,63 @@ def load_image(path: str | Path) -> np.ndarray:
         raise InputError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
+    _heif_opener(path)
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            im.load()
-            return to_rgb8(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                k = max(1, math.ceil(max(w, h) / max_side))
+                info = {"size": [w, h], "reduced_by": k, "frames": int(getattr(im, "n_frames", 1) or 1)}
+                if k > 1 and im.format == "JPEG":
+                    im.draft("RGB", (w // k, h // k))  # the decoder scales by 1/2, 1/4 or 1/8 on the way
+                im.load()
+                if k > 1:
+                    k2 = max(1, math.ceil(max(im.size) / max_side))
+                    if k2 > 1:
+                        im = _reduce(im, k2)
+                im = ImageOps.exif_transpose(im)
+                return to_rgb8(im), info
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise InputError(f"{path}: {err} (refused: Pillow's decompression-bomb guard, {Image.MAX_IMAGE_PIXELS:,} "
+                         "pixels)") from err
     except UnidentifiedImageError as err:
         raise InputError(f"{path}: not an image this runtime can decode") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise InputError(f"{path}: unreadable or truncated image ({err})") from err
 
 
+def _reduce(im, k: int):
+    """``im`` smaller by a whole factor: Pillow's box reduction, or (16-bit modes it cannot reduce) OpenCV's area
+    resize of the same pixels, before any conversion to float or 8 bits."""
+    try:
+        return im.reduce(k)
+    except ValueError:
+        import cv2
+        from PIL import Image
+
+        a = np.asarray(im)
+        return Image.fromarray(cv2.resize(a, (max(1, a.shape[1] // k), max(1, a.shape[0] // k)),
+                                          interpolation=cv2.INTER_AREA))
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Any still image -> RGB uint8 (H, W, 3) (see :func:`open_image`)."""
+    return open_image(path)[0]
+
+
 def to_rgb8(im) -> np.ndarray:
-    """A PIL image of any mode -> RGB uint8 array; 16-bit data scaled down, alpha dropped."""
+    """A PIL image of any mode -> RGB uint8 array; 16-bit data scaled down (no float copy), alpha dropped."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        a = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if a.max() > 255 else 255.0
-        grey = np.clip(a / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        a = np.asarray(im)
+        if a.max() > 255:  # 16-bit range: keep the top 8 bits (integer arithmetic, no float copy)
+            grey = (a.astype(np.uint32) * 255 // 65535 if a.max() <= 65535 else
+                    np.clip(a, 0, 65535).astype(np.uint32) * 255 // 65535).astype(np.uint8)
+        else:
+            grey = np.clip(a, 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     if im.mode == "F":
-        a = np.asarray(im, dtype=np.float64)
+        a = np.asarray(im, dtype=np.float32)
         grey = np.clip(a * (255.0 if a.max() <= 1.0 else 1.0) + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-

@@ -9,7 +9,7 @@ over every frame in order, decoded on the thread while the previous one is score
 from __future__ import annotations
 
 import collections
-import json
+import contextlib
 import os
 import sys
 import threading
@@ -187,17 +187,34 @@ class FrameSource:
         self.close()
 
 
-class _Rate:
-    """Frames per second, smoothed over the last ``n`` frames."""
+class ClipBuffers:
+    """For a clip model: per face track, the last T crops taken ``stride`` frames apart. ``add`` returns True when
+    the track's clip is complete with this crop (then it is scored); a track is forgotten when it is gone."""
 
-    def __init__(self, n: int = 30):
-        self.times: collections.deque = collections.deque(maxlen=n)
+    def __init__(self, frames: int, stride: int):
+        self.frames, self.stride = frames, stride
+        self.crops: dict[int, collections.deque] = {}
+        self.seen: dict[int, int] = {}
 
-    def tick(self) -> float:
-        self.times.append(time.perf_counter())
-        if len(self.times) < 2:
-            return 0.0
-        return (len(self.times) - 1) / (self.times[-1] - self.times[0])
+    def add(self, track: int, crop: np.ndarray) -> bool:
+        n = self.seen.get(track, 0)
+        self.seen[track] = n + 1
+        if n % self.stride:
+            return False
+        buf = self.crops.setdefault(track, collections.deque(maxlen=self.frames))
+        buf.append(crop)
+        return len(buf) == self.frames
+
+    def have(self, track: int) -> int:
+        return len(self.crops.get(track, ()))
+
+    def clip(self, track: int) -> np.ndarray:
+        return np.stack(self.crops[track])
+
+    def keep(self, tracks) -> None:
+        alive = set(tracks)
+        self.crops = {t: c for t, c in self.crops.items() if t in alive}
+        self.seen = {t: c for t, c in self.seen.items() if t in alive}
 
 
 def run_stream(source, model, out: str | Path | None = None, show: bool = False, jsonl: str | Path | None = None,
@@ -206,31 +223,40 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
                stall_timeout: float = 5.0, stall_limit: float = 30.0, capture=None, progress: bool = False) -> dict:
     """Score every frame the source hands over; returns a summary (see the README's ``camera`` section).
 
-    ``out``: annotated video (headless). ``show``: an OpenCV window (q or Esc stops). ``jsonl``:
-    one line per processed frame. The loop ends when the source ends, after ``max_frames``,
-    when no frame came for ``stall_limit`` seconds (a warning every ``stall_timeout``), on q/Esc
-    or Ctrl-C; the annotated video then holds every processed frame and is complete.
+    ``out``: annotated video (headless). ``show``: an OpenCV window (q or Esc stops). ``jsonl``: one line per
+    processed frame, written and flushed as each frame finishes (a killed run keeps every line so far). The loop
+    ends when the source ends, after ``max_frames``, when no frame came for ``stall_limit`` seconds (a warning
+    every ``stall_timeout``), on q/Esc or Ctrl-C; the annotated video then holds every processed frame and is
+    complete. A clip model scores each face track once it has T crops (``stride`` frames apart), then at every
+    new crop; until then the track shows as collecting.
     """
     import cv2
 
     from .faces import FaceDetector
-    from .fileio import write_atomic
-    from .pipeline import Detector
+    from .fileio import LineWriter, to_json
+    from .overlay import draw_faces, draw_status
+    from .pipeline import Detector, check_outputs, sigmoid
+    from .timing import latency_stats
     from .video import VideoWriter
 
     if show and sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get(
             "WAYLAND_DISPLAY"):
         raise InputError("no display to show frames on (DISPLAY is unset): run headless with --out FILE.mp4")
-    stages = dict.fromkeys(("wait", "decode", "detect", "crop", "model", "draw", "write"), 0.0)
-    tracker, smoother, rate = IoUTracker(), TrackSmoother(smooth), _Rate()
+    src_path = str(source) if Path(str(source)).is_file() else None
+    check_outputs([src_path] if src_path else [], {"--out": (out, "file"), "--jsonl": (jsonl, "file")})
+    names = ("wait", "decode", "detect", "crop", "model", "draw", "write")
+    stage_times: dict[str, list[float]] = {k: [] for k in names}
+    tracker, smoother = IoUTracker(), TrackSmoother(smooth)
     per_track: dict[int, list[float]] = {}
-    lines: list[str] = []
-    processed, status, message, fps = 0, "ended", "", 0.0
+    processed, status, message = 0, "ended", ""
     writer = None
     t_start = time.perf_counter()
     with Detector(model, face_model=face_model, min_confidence=min_confidence, threshold=threshold) as det, \
             FaceDetector(face_model, min_confidence, mode="video") as faces, \
-            FrameSource(source, live=live, capture=capture) as src:
+            FrameSource(source, live=live, capture=capture) as src, \
+            (LineWriter(jsonl) if jsonl is not None else contextlib.nullcontext()) as lines:
+        clips = ClipBuffers(int(det.clip["frames"]), int(det.clip["stride"])) if det.clip else None
+        clip_logit: dict[int, float] = {}
         if out is not None:
             writer = VideoWriter(out, src.fps)
         try:
@@ -252,32 +278,54 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
                     status, message = src.status, src.message
                     break
                 t0 = time.perf_counter()
-                stages["wait"] += t0 - t_wait
+                st = {"wait": t0 - t_wait, "crop": 0.0, "model": 0.0, "draw": 0.0, "write": 0.0}
                 rgb = cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB)
                 t1 = time.perf_counter()
                 found = faces.detect(rgb, timestamp_ms=frame.ts_ms)
                 t2 = time.perf_counter()
-                scored = det.score_faces(rgb, found, stages)
-                ids = tracker.update([f.box for f in scored])
-                smoothed = smoother.update({tid: f.prob for tid, f in zip(ids, scored)})
+                what = f"{src.description} frame {frame.index}"
                 records = []
-                for f, tid in zip(scored, ids):
-                    f.track = tid
-                    per_track.setdefault(tid, []).append(f.prob)
-                    records.append({**f.to_dict(), "p_smooth": round(smoothed[tid], 5)})
-                fps = rate.tick()
-                stages["decode"] += frame.decode_ms / 1e3 + t1 - t0
-                stages["detect"] += t2 - t1
-                if jsonl is not None:
-                    lines.append(json.dumps({"frame": frame.index, "ts_ms": frame.ts_ms, "faces": records}))
+                if clips is None:
+                    scored = det.score_faces(rgb, found, st, what=what)
+                    ids = tracker.update([f.box for f in scored])
+                    smoothed = smoother.update({tid: f.prob for tid, f in zip(ids, scored)})
+                    for f, tid in zip(scored, ids):
+                        f.track = tid
+                        per_track.setdefault(tid, []).append(f.prob)
+                        records.append({**f.to_dict(), "p_smooth": round(smoothed[tid], 5)})
+                else:
+                    ids = tracker.update([f.box for f in found])
+                    clips.keep(tracker.tracks)
+                    ready = [tid for f, tid in zip(found, ids) if clips.add(tid, det.crop.crop(rgb, f.box))]
+                    t_m = time.perf_counter()
+                    if ready:
+                        z = det.logits(np.stack([det.crop.to_tensor(clips.clip(t)) for t in ready]), what)
+                        for tid, v in zip(ready, z):
+                            clip_logit[tid] = float(v)
+                            per_track.setdefault(tid, []).append(float(sigmoid(v)))
+                    st["model"] = time.perf_counter() - t_m
+                    smoothed = smoother.update({t: float(sigmoid(clip_logit[t])) for t in ready})
+                    for f, tid in zip(found, ids):
+                        rec = {"box": [round(v, 1) for v in f.box], "det_score": round(f.score, 4), "track": tid}
+                        if tid in clip_logit:
+                            p = float(sigmoid(clip_logit[tid]))
+                            rec.update(logit=round(clip_logit[tid], 5), p_fake=round(p, 5),
+                                       p_smooth=round(smoothed.get(tid, smoother.state.get(tid, (p,))[0]), 5))
+                        else:
+                            rec.update(p_fake=None, status="collecting", have=clips.have(tid), need=clips.frames,
+                                       label=f"clip {clips.have(tid)}/{clips.frames}")
+                        records.append(rec)
+                st["decode"] = frame.decode_ms / 1e3 + t1 - t0
+                st["detect"] = t2 - t1
+                if lines is not None:
+                    lines.write(to_json({"frame": frame.index, "ts_ms": frame.ts_ms, "faces": records}))
                 if writer is not None or show:
                     t3 = time.perf_counter()
-                    from .overlay import draw_faces, draw_status
-
+                    fps_now = (processed + 1) / max(1e-9, t3 - t_start)
                     draw_faces(frame.bgr, records, det.threshold)
-                    draw_status(frame.bgr, f"{fps:4.1f} fps  {len(records)} face(s)  frame {frame.index}")
+                    draw_status(frame.bgr, f"{fps_now:4.1f} fps  {len(records)} face(s)  frame {frame.index}")
                     t4 = time.perf_counter()
-                    stages["draw"] += t4 - t3
+                    st["draw"] = t4 - t3
                     if writer is not None:
                         writer.write(frame.bgr)
                     if show:
@@ -286,10 +334,13 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
                             status, message = "stopped", "stopped by the user (q)"
                             processed += 1
                             break
-                    stages["write"] += time.perf_counter() - t4
+                    st["write"] = time.perf_counter() - t4
+                for k in names:
+                    stage_times[k].append(st.get(k, 0.0))
                 processed += 1
-                if progress and processed % 30 == 0:
-                    print(f"\r{processed} frames, {fps:.1f} fps, {src.dropped} dropped", end="", file=sys.stderr)
+                if progress and processed % 30 == 0:  # the same measure as the summary: frames / elapsed
+                    print(f"\r{processed} frames, {processed / (time.perf_counter() - t_start):.1f} fps, "
+                          f"{src.dropped} dropped", end="", file=sys.stderr)
             else:
                 status, message = "max_frames", f"stopped after {max_frames} frames"
         except KeyboardInterrupt:
@@ -304,17 +355,22 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
         written = writer.close() if writer is not None else None
         frames_read, dropped = src.frames_read, src.dropped
     seconds = time.perf_counter() - t_start
-    if jsonl is not None:
-        write_atomic(jsonl, "\n".join(lines) + ("\n" if lines else ""))
     tracks = {str(t): {"frames": len(p), "score": round(aggregate(p, "confident", det.threshold), 5)}
               for t, p in per_track.items()}
     score = max((t["score"] for t in tracks.values()), default=None)
-    return {
+    summary = {
         "source": str(source), "status": status, "message": message,
         "frames_read": frames_read, "frames_processed": processed, "frames_dropped": dropped,
         "frames_written": writer.frames if writer is not None else 0, "out": str(written) if written else None,
         "seconds": round(seconds, 3), "fps": round(processed / seconds, 2) if seconds > 0 else None,
-        "stage_ms": {k: round(v * 1e3 / max(processed, 1), 2) for k, v in stages.items()},
+        "stage_ms": {k: round(sum(v) * 1e3 / max(processed, 1), 2) for k, v in stage_times.items()},
+        "stage_latency_ms": {k: latency_stats(v, digits=2) for k, v in stage_times.items()},
         "verdict": "no_face" if score is None else ("fake" if score >= det.threshold else "real"),
-        "score": score, "tracks": tracks,
+        "score": score, "tracks": tracks, "jsonl": None if jsonl is None else str(jsonl),
     }
+    if det.clip:
+        summary["clip"] = dict(det.clip)
+    if not det.trained:
+        summary["trained"] = False
+        summary["warning"] = "the artifact holds random weights: the verdicts mean nothing"
+    return summary

@@ -9,8 +9,8 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InputError
-
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+from .fileio import _check_target, _temp_name
+from .media import VIDEO_SUFFIXES  # noqa: F401  (one list for the SDK)
 
 
 def open_video(path: str | Path):
@@ -77,8 +77,9 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: float, fourcc: str = "mp4v"):
         self.path = Path(path)
+        _check_target(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
+        self.tmp = _temp_name(self.path, self.path.suffix or ".mp4")  # unique to this writer
         self.fps, self.fourcc = float(fps) if fps and fps > 0 else 30.0, fourcc
         self.frames = 0
         self._writer = None

@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 from collections import Counter
@@ -234,28 +233,11 @@ def _convert(ct, source, inputs, outputs, precision: str):
 
 def save_mlpackage(mlmodel, path: str | os.PathLike) -> Path:
     """Save under a hidden sibling name, then rename: a partial package never sits at ``path``."""
+    from edge_sdk.fileio import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".partial.mlpackage", dir=path.parent))
-    old = None
-    try:
+    with atomic_path(path) as tmp:
         mlmodel.save(str(tmp))
-        if path.exists() or path.is_symlink():  # move the old package aside, swap, then delete it
-            old = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".old", dir=path.parent))
-            os.rmdir(old)
-            os.replace(path, old)
-        try:
-            os.replace(tmp, path)
-        except BaseException:
-            if old is not None and not path.exists():
-                os.replace(old, path)
-                old = None
-            raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            _remove(old)
     return path
 
 
@@ -508,3 +490,23 @@ def predict_coreml(path: str | os.PathLike, batch: np.ndarray, compute_units: st
             feed = np.ascontiguousarray(x[i:i + 1], dtype=np.float32)
         results.append(np.asarray(model.predict({inp.name: feed})[out], np.float32))
     return np.concatenate(results) if results else np.zeros((0,), np.float32)
+
+
+def build(prep, path: Path, target, opts, ctx: dict) -> dict:
+    """The ``coreml-*`` rows: compute precision and weight compression come from the row's options."""
+    import json
+
+    from edge_sdk.card import OUTPUT_MEANING
+
+    compression = target.options.get("compression")
+    if compression == "palettize":
+        compression = f"palettize{opts.palettize_bits}"
+    meta = {"edge_sdk.model": prep.name, "edge_sdk.crop": json.dumps(prep.crop.to_dict()),
+            "edge_sdk.output": OUTPUT_MEANING, "edge_sdk.precision": target.precision,
+            "edge_sdk.licence": json.dumps(prep.card.to_manifest(prep.loaded.tag)["licence"])}
+    report = export_coreml(prep.module, path, prep.example(), precision=target.options.get("compute", "fp16"),
+                           compression=compression,
+                           calib=None if ctx["calib"] is None else list(ctx["calib"].batches(1)),
+                           image_input=prep.crop if opts.image_input else None, metadata=meta)
+    steps = {k: v for k, v in report.items() if k.endswith("_s") or k == "seconds"}
+    return {"steps": steps, "coreml": {k: v for k, v in report.items() if k not in steps and k != "path"}}

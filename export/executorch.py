@@ -16,10 +16,14 @@ from pathlib import Path
 
 import torch
 
-DELEGATES = ("xnnpack", "coreml")
+from edge_sdk.fileio import write_atomic
+
+DELEGATES = ("xnnpack", "coreml", "none")
 
 
 def _partitioner(delegate: str, precision: str):
+    if delegate == "none":  # portable kernels only: every op is its own call (what --localize resolves best)
+        return None
     if delegate == "xnnpack":
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 
@@ -74,9 +78,17 @@ def delegation_report(edge_program) -> dict:
 
 def export_executorch(module: torch.nn.Module, path: str | os.PathLike, example: torch.Tensor, precision: str = "fp32",
                       delegate: str = "xnnpack", batches=None) -> dict:
-    """Write a .pte (atomically) and return step times and the delegation report."""
+    """Write a .pte (atomically) and return step times and the delegation report.
+
+    The program's input layout (``dim_order``) is taken from the example's strides, and ExecuTorch's runtime
+    copies an input's bytes without checking its layout (pytorch/executorch#21837): a channels-last example makes
+    a program that misreads ordinary NCHW input, and an NCHW program misreads channels-last photos. So the example
+    is always cloned NCHW-contiguous here, the written program's input dim_order is checked, and the backend feeds
+    contiguous tensors.
+    """
     from executorch.exir import to_edge_transform_and_lower
 
+    example = example.detach().clone(memory_format=torch.contiguous_format)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     times = {}
@@ -88,14 +100,30 @@ def export_executorch(module: torch.nn.Module, path: str | os.PathLike, example:
         times["quantize_s"] = round(time.perf_counter() - t0, 2)
     t1 = time.perf_counter()
     exported = torch.export.export(module, (example,))
-    edge = to_edge_transform_and_lower(exported, partitioner=[_partitioner(delegate, precision)])
+    part = _partitioner(delegate, precision)
+    edge = to_edge_transform_and_lower(exported, partitioner=[part] if part is not None else None)
     report = delegation_report(edge)
     program = edge.to_executorch()
     times["lower_s"] = round(time.perf_counter() - t1, 2)
-    tmp = path.with_name(f".{path.stem}.partial.pte")
-    try:
-        tmp.write_bytes(program.buffer)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return {"delegate": delegate, **report, **times}
+    orders = input_dim_orders(program)
+    if any(o != tuple(range(len(o))) for o in orders):
+        raise RuntimeError(f"the lowered program's input dim_order is {orders}, not contiguous: its runtime would "
+                           "misread NCHW inputs (pytorch/executorch#21837)")
+    write_atomic(path, program.buffer)
+    return {"delegate": delegate, **report, **times, "input_dim_order": [list(o) for o in orders]}
+
+
+def input_dim_orders(program) -> list[tuple[int, ...]]:
+    """The dim order of each tensor input of an ExecuTorch program (contiguous NCHW: (0, 1, 2, 3))."""
+    plan = program.executorch_program.execution_plan[0]
+    return [tuple(plan.values[i].val.dim_order) for i in plan.inputs if hasattr(plan.values[i].val, "dim_order")]
+
+
+def build(prep, path: Path, target, opts, ctx: dict) -> dict:
+    """The ``executorch-*`` rows: the delegate and PT2E int8 come from the row's options."""
+    quantize = target.options.get("quantize") == "pt2e"
+    report = export_executorch(prep.module, path, prep.example(), precision="int8" if quantize else
+                               target.options.get("compute", "fp32"), delegate=target.options.get("delegate", "xnnpack"),
+                               batches=None if ctx["calib"] is None else ctx["calib"].batches(1))
+    steps = {k: report.pop(k) for k in list(report) if k.endswith("_s")}
+    return {"steps": steps, "delegation": report}

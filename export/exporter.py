@@ -1,70 +1,51 @@
-"""``edge-sdk export``: one table of formats, one function per format, a manifest and a parity check for each.
+"""``edge-sdk export``: the rows of the target table, one exporter function per format, a manifest and parity each.
 
     out/<target>-<precision>/<model>.<ext>  +  manifest.json
 
-Every artifact is written under a temporary name and renamed when complete; its manifest is
-written after it, with the crop spec, calibration summary, export steps and parity results.
+Which formats exist, their suffixes, exporters, backends, calibration needs and parity limits are rows of
+:mod:`edge_sdk.targets`. Every artifact is written under a temporary name and renamed when complete; its
+manifest is written after it, with the model's card (licence included), the weights it holds (a checkpoint's
+sha256, or "random"), the crop spec, calibration summary, export steps and parity results.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
-import torch
 
-from edge_sdk import manifest
+from edge_sdk import manifest, targets
 from edge_sdk.errors import EdgeSDKError, InputError
+from edge_sdk.targets import Target
 
+from .config import ExportConfig
 from .errors import wrap
 from .prepare import Prepared, prepare
 
-# (target, precision) -> file suffix; the order is the order of `--target all`.
-FORMATS = {
-    ("onnx", "fp32"): ".onnx", ("onnx", "fp16"): ".onnx", ("onnx", "int8"): ".onnx",
-    ("executorch", "fp32"): ".pte", ("executorch", "int8"): ".pte",
-    ("executorch-coreml", "fp16"): ".pte",
-    ("coreml", "fp16"): ".mlpackage", ("coreml", "fp32"): ".mlpackage", ("coreml", "int8"): ".mlpackage",
-    ("coreml", "palettized"): ".mlpackage", ("coreml", "w8a8"): ".mlpackage",
-    ("tensorrt", "fp16"): ".onnx", ("tensorrt", "int8"): ".onnx",
-}
-TARGETS = sorted({t for t, _ in FORMATS})
-QUANTIZED = {"int8", "w8a8"}
-CANNOT_RUN_HERE = {
-    "executorch-coreml": "the Core ML delegate runs only on Apple devices",
-    "coreml": "Core ML predicts only on macOS",
-}
+
+def formats_for(target: str, precision: str | None) -> list[Target]:
+    """The rows a request means: ``all`` and a missing precision expand (see :func:`edge_sdk.targets.select`)."""
+    return targets.select(target, precision)
 
 
-@dataclass
-class ExportOptions:
-    dynamic_batch: bool = False
-    opset: int = 18
-    calib_method: str = "minmax"
-    keep_float: tuple[str, ...] = ()
-    palettize_bits: int = 6
-    image_input: bool = False
-    simplify: bool = True
-    trt_ops_table: str | None = None  # TensorRT ONNX operator table (CSV); default $EDGE_SDK_TRT_OPS
-    parity_crops: int = 64
-
-
-def formats_for(target: str, precision: str | None) -> list[tuple[str, str]]:
-    """The (target, precision) pairs a request means: ``all`` and a missing precision expand."""
-    targets = TARGETS if target == "all" else [target]
-    for t in targets:
-        if t not in TARGETS:
-            raise InputError(f"unknown export target {t!r}: choose one of {', '.join(TARGETS)} or all")
-    picked = [(t, p) for (t, p) in FORMATS if t in targets and (precision is None or p == precision)]
-    if not picked:
-        have = ", ".join(p for (t, p) in FORMATS if t in targets)
-        raise InputError(f"target {target} has no precision {precision!r}: it has {have}")
-    return picked
+def _rows(formats) -> list[Target]:
+    """Explicit formats: target names (``onnx-int8``), (format, precision) pairs or rows."""
+    out = []
+    for f in formats:
+        if isinstance(f, Target):
+            out.append(f)
+        elif isinstance(f, str):
+            out.append(targets.get(f))
+        else:
+            out.append(targets.get(f"{f[0]}-{f[1]}"))
+    for t in out:
+        if t.exporter is None:
+            raise InputError(f"{t.name} is the eager PyTorch reference: it is measured by bench, not exported")
+    return out
 
 
 # Each progress line also goes to this logger (no handler of its own and not passed to the root logger, so nothing
@@ -79,211 +60,127 @@ def _log(msg: str) -> None:
     LOG.info(msg)
 
 
-def _float_onnx(prep: Prepared, opts: ExportOptions, ctx: dict) -> tuple[Path, dict, dict]:
-    """The fp32 (simplified) ONNX every ONNX-based format starts from, exported once per run."""
-    if "float_onnx" not in ctx:
-        from .onnx import export_onnx, simplify
+def _parity(prep: Prepared, path: Path, target: Target, crops, threshold: float) -> dict:
+    from .verify import compare, reference_logits
 
-        path, steps, info = Path(ctx["workdir"]) / f"{prep.name}.onnx", {}, {}
-        t = time.perf_counter()
-        export_onnx(prep.module, path, prep.example(), opset=opts.opset, dynamic_batch=opts.dynamic_batch)
-        steps["export_s"] = round(time.perf_counter() - t, 2)
-        if opts.simplify:
-            t = time.perf_counter()
-            info["simplify"] = simplify(path)
-            steps["simplify_s"] = round(time.perf_counter() - t, 2)
-        ctx["float_onnx"] = (path, steps, info)
-    path, steps, info = ctx["float_onnx"]
-    return path, dict(steps), dict(info)
-
-
-def _onnx(prep: Prepared, path: Path, precision: str, target: str, opts: ExportOptions, ctx: dict) -> dict:
-    import shutil
-
-    from .onnx import quantize_int8, to_fp16
-
-    float_path, steps, info = _float_onnx(prep, opts, ctx)
-    t = time.perf_counter()
-    if precision == "fp16" and target == "onnx":
-        to_fp16(float_path, path)
-        steps["fp16_s"] = round(time.perf_counter() - t, 2)
-    elif precision == "int8":
-        info["quantization"] = quantize_int8(float_path, path, ctx["calib"].batches(1), method=opts.calib_method,
-                                             keep_float=list(opts.keep_float),
-                                             symmetric=target == "tensorrt", quantize_bias=target != "tensorrt")
-        steps["quantize_s"] = round(time.perf_counter() - t, 2)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.partial")
-        shutil.copyfile(float_path, tmp)
-        os.replace(tmp, path)
-    if target == "tensorrt":
-        info["tensorrt"] = _tensorrt_checks(path, precision, opts)
-    return {"steps": steps, **info}
-
-
-def _tensorrt_checks(path: Path, precision: str, opts: ExportOptions) -> dict:
-    from . import tensorrt as trt_export
-
-    out = {"builder_flags": ["FP16"] + (["INT8"] if precision == "int8" else []), "version": trt_export.tensorrt_version()}
-    table = opts.trt_ops_table or os.environ.get("EDGE_SDK_TRT_OPS")
-    if table:
-        report = trt_export.check_onnx_for_tensorrt(path, table)
-        out["operator_check"] = {"ok": report["ok"], "table": str(table), "offenders": report["offenders"]}
-        if not report["ok"]:
-            _log(f"TensorRT operator check found offenders:\n{trt_export.format_report(report)}")
-    else:
-        out["operator_check"] = "not run: no operator table (give --trt-ops-table or $EDGE_SDK_TRT_OPS)"
-    if out["version"] is not None:
-        engine = path.with_suffix(".engine")
-        out["engine"] = trt_export.build_engine(path, engine, fp16=True, int8=precision == "int8")
-    return out
-
-
-def _executorch(prep: Prepared, path: Path, precision: str, target: str, opts: ExportOptions, ctx: dict) -> dict:
-    from .executorch import export_executorch
-
-    delegate = "coreml" if target == "executorch-coreml" else "xnnpack"
-    report = export_executorch(prep.module, path, prep.example(), precision=precision, delegate=delegate,
-                               batches=None if ctx["calib"] is None else ctx["calib"].batches(1))
-    steps = {k: report.pop(k) for k in list(report) if k.endswith("_s")}
-    return {"steps": steps, "delegation": report}
-
-
-def _coreml(prep: Prepared, path: Path, precision: str, target: str, opts: ExportOptions, ctx: dict) -> dict:
-    from .coreml import export_coreml
-
-    compression = {"int8": "int8", "palettized": f"palettize{opts.palettize_bits}", "w8a8": "w8a8"}.get(precision)
-    meta = {"edge_sdk.model": prep.name, "edge_sdk.crop": json.dumps(prep.crop.to_dict()),
-            "edge_sdk.output": manifest.OUTPUT_MEANING, "edge_sdk.precision": precision}
-    report = export_coreml(prep.module, path, prep.example(), precision="fp32" if precision == "fp32" else "fp16",
-                           compression=compression, calib=None if ctx["calib"] is None else list(ctx["calib"].batches(1)),
-                           image_input=prep.crop if opts.image_input else None, metadata=meta)
-    steps = {k: v for k, v in report.items() if k.endswith("_s") or k == "seconds"}
-    return {"steps": steps, "coreml": {k: v for k, v in report.items() if k not in steps and k != "path"}}
-
-
-BUILDERS = {"onnx": _onnx, "tensorrt": _onnx, "executorch": _executorch, "executorch-coreml": _executorch,
-            "coreml": _coreml}
-
-
-def _parity(prep: Prepared, path: Path, target: str, precision: str, crops, threshold: float) -> dict:
-    from .verify import compare
-
-    if target in CANNOT_RUN_HERE and not (target == "coreml" and sys.platform == "darwin"):
-        return {"status": "not run here", "reason": CANNOT_RUN_HERE[target]}
+    why = target.unavailable()
+    if why:
+        return {"status": "not run here", "reason": why, "elsewhere": target.elsewhere}
     import edge_sdk
 
-    x = crops.x
-    with torch.no_grad():
-        ref = torch.cat([prep.module(torch.from_numpy(x[i:i + 16])) for i in range(0, len(x), 16)]).reshape(-1).numpy()
+    ref = reference_logits(prep.module, crops.x)
     with edge_sdk.load(path) as backend:
-        got = backend.predict(x)
+        got = backend.predict(crops.x)
         where = f"{backend.name} ({backend.device})"
-    result = compare(ref, got, precision, threshold, crops.labels)
+    result = compare(ref, got, target, threshold, crops.labels, kinds=crops.kinds)
     return {"status": "passed" if result["passed"] else "failed", "backend": where, "data": crops.summary, **result}
 
 
-def export(model: str | torch.nn.Module, target: str = "onnx", precision: str | None = "fp32", out: str | Path = "artifacts",
-           weights: str | Path | None = None, calib: str | Path | None = None, calib_size: int = 512,
-           verify_data: str | Path | None = None, normalize_in_model: bool = False, threshold: float = 0.5,
-           options: ExportOptions | None = None, name: str | None = None,
-           formats: list[tuple[str, str]] | None = None) -> list[dict]:
-    """Export ``model`` to each requested format; returns one record per artifact (path, manifest, parity, times).
+def export(model=None, cfg: ExportConfig | None = None, *, name: str | None = None, **overrides) -> list[dict]:
+    """Export a model to each requested target; returns one record per artifact (path, manifest, parity, times).
 
-    ``calib``: folder of face images/videos (or ``"random"``, warned) for quantized precisions; the
-    same crops (first ``parity_crops``) check parity unless ``verify_data`` is given. A format that
-    fails is recorded with its error and the others go on; nothing is left under a failed name.
-    ``formats``: explicit (target, precision) pairs instead of ``target``/``precision``.
+    ``model``: a zoo name, a checkpoint, a :class:`edge_sdk.models.Loaded` or a module (or ``cfg.model``); the other
+    options are :class:`ExportConfig` fields, given as ``cfg`` and/or keywords. A target that needs calibration
+    gets ``calib`` (a folder of face images/videos), else the face photos that ship in installed packages
+    (``"packaged"``, said on stderr), or noise only if asked (``"random"``, warned). Parity runs on the parity set
+    (:func:`edge_sdk.export.calibration.parity_inputs`) of ``verify_data``, else of the calibration source, else of
+    the packaged photos. A target that fails is recorded with its error and the others go on; nothing is left
+    under a failed name. ``formats``: explicit target names (``onnx-int8``) or (format, precision) pairs.
+    ``name``: the artifact's name for a module passed in.
     """
-    from .calibration import face_crops
+    from .calibration import PACKAGED, model_inputs
 
-    opts = options or ExportOptions()
-    wanted = [tuple(f) for f in formats] if formats else formats_for(target, precision)
-    for f in wanted:
-        if f not in FORMATS:
-            raise InputError(f"unknown export format {f[0]} {f[1]}: choose from "
-                             + ", ".join(f"{t} {p}" for t, p in FORMATS))
+    if model is not None:
+        overrides["model"] = model
+    if "formats" in overrides and overrides["formats"] is not None:
+        overrides["formats"] = tuple(overrides["formats"])
+    cfg = replace(cfg, **overrides) if cfg is not None else ExportConfig(**overrides)
+    wanted = _rows(cfg.formats) if cfg.formats else formats_for(cfg.target, cfg.precision)
     t0 = time.perf_counter()
-    prep = prepare(model, weights, normalize_in_model=normalize_in_model, name=name)
+    prep = prepare(cfg.model, cfg.weights, normalize_in_model=cfg.normalize_in_model, name=name)
     _log(f"prepared {prep.name} (eval, reparameterized, dropout removed"
-         f"{', normalisation in the graph' if normalize_in_model else ''}) in {time.perf_counter() - t0:.1f} s")
-    needs_calib = any(p in QUANTIZED for _, p in wanted)
+         f"{', normalisation in the graph' if cfg.normalize_in_model else ''}) in {time.perf_counter() - t0:.1f} s")
+    if not prep.loaded.trained:
+        _log(f"{prep.name} has random weights (no checkpoint given): the artifacts' scores mean nothing; their "
+             "manifests say so")
+    calib = cfg.calib
+    if calib is None and any(t.calibration for t in wanted):
+        calib = PACKAGED
     calib_set = None
     if calib is not None:
-        t = time.perf_counter()
-        calib_set = face_crops(calib, prep.crop, limit=calib_size)
-        _log(f"calibration: {calib_set.summary['crops']} crops from {calib} in {time.perf_counter() - t:.1f} s")
-    elif needs_calib:
-        raise InputError(f"{', '.join(p for _, p in wanted if p in QUANTIZED)} export needs calibration data: "
-                         "--calib DIR (face images or videos), or --calib random for a smoke test")
-    if verify_data is not None:
-        parity_set = face_crops(verify_data, prep.crop, limit=opts.parity_crops)
-    elif calib_set is not None:
-        from .calibration import CropSet
-
-        n = opts.parity_crops
-        parity_set = CropSet(calib_set.x[:n], None if calib_set.labels is None else calib_set.labels[:n],
-                             {**calib_set.summary, "crops": int(min(n, len(calib_set.x)))})
-    else:  # numerical parity only: no face data was given
+        t = time.perf_counter()  # the few packaged photos are calibrated with their hard variants too
+        calib_set = model_inputs(calib, prep, limit=cfg.calib_size, parity=calib == PACKAGED)
+        _log(f"calibration: {calib_set.summary['crops']} inputs from {calib_set.summary['source']} in "
+             f"{time.perf_counter() - t:.1f} s")
+    source = cfg.verify_data or calib or PACKAGED
+    try:
+        parity_set = model_inputs(source, prep, limit=cfg.parity_crops, parity=True)
+    except InputError as err:
+        if cfg.verify_data is not None or calib not in (None, PACKAGED):
+            raise
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parity_set = face_crops("random", prep.crop, limit=16)
-        _log("parity on 16 random crops (give --calib or --verify-data for face crops)")
+            parity_set = model_inputs("random", prep, limit=16)
+        _log(f"parity on 16 random inputs ({err}); give --verify-data for faces")
+    _log(f"parity set: {parity_set.summary['crops']} inputs ({parity_set.summary.get('kinds') or 'noise'})")
     records = []
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="edge-sdk-export-") as workdir:
         ctx = {"calib": calib_set, "workdir": workdir}
-        for tgt, prec in wanted:
-            records.append(_export_one(prep, tgt, prec, Path(out), opts, ctx, parity_set, threshold))
+        for t in wanted:
+            records.append(_export_one(prep, t, Path(cfg.out), cfg, ctx, parity_set, cfg.threshold))
     return records
 
 
-def _export_one(prep: Prepared, tgt: str, prec: str, out: Path, opts: ExportOptions, ctx: dict, parity_set,
+def _export_one(prep: Prepared, target: Target, out: Path, opts: ExportConfig, ctx: dict, parity_set,
                 threshold: float) -> dict:
     calib_set = ctx["calib"]
-    folder = out / f"{tgt}-{prec}"
-    path = folder / f"{prep.name}{FORMATS[(tgt, prec)]}"
+    folder = out / target.name
+    path = folder / f"{prep.name}{target.suffix}"
+    rec = {"target": target.format, "precision": target.precision, "name": target.name}
+    limit = prep.card.export_limit(target.name)
+    if limit:
+        _log(f"{target.name}: skipped: {prep.name} is known not to export here: {limit}")
+        return {**rec, "ok": False, "error": f"{prep.name} does not export to {target.name}: {limit}", "known": True}
     t = time.perf_counter()
-    _log(f"{tgt} {prec}: exporting to {path}")
+    _log(f"{target.name}: exporting to {path}")
     try:
-        info = BUILDERS[tgt](prep, path, prec, tgt, opts, ctx)
+        info = target.load_exporter()(prep, path, target, opts, ctx)
     except EdgeSDKError as err:
-        _log(f"{tgt} {prec}: FAILED: {err}")
-        return {"target": tgt, "precision": prec, "ok": False, "error": str(err)}
+        _log(f"{target.name}: FAILED: {err}")
+        return {**rec, "ok": False, "error": str(err)}
     except Exception as err:  # an exporter's own exception: name the op, keep going with the other formats
-        err = wrap(tgt, prep.name, err)
-        _log(f"{tgt} {prec}: FAILED: {err}")
-        return {"target": tgt, "precision": prec, "ok": False, "error": str(err), "op": err.op}
+        err = wrap(target.name, prep.name, err)
+        _log(f"{target.name}: FAILED: {err}")
+        return {**rec, "ok": False, "error": str(err), "op": err.op}
     info["steps"]["total_s"] = round(time.perf_counter() - t, 2)
-    shape = [("batch" if opts.dynamic_batch and tgt in ("onnx", "tensorrt") else 1), 3, prep.crop.size, prep.crop.size]
+    after_manifest, runtime_artifact = info.pop("post_manifest", None), info.get("runtime_artifact")
+    batch = "batch" if opts.dynamic_batch and target.backend == "onnxruntime" else 1
     info["options"] = {"dynamic_batch": opts.dynamic_batch, "opset": opts.opset, "calib_method": opts.calib_method,
-                       "keep_float": list(opts.keep_float), "image_input": opts.image_input}
-    m = manifest.build(path, model=prep.name, target="executorch" if tgt == "executorch-coreml" else tgt,
-                       precision=prec, crop=prep.crop, input_shape=shape, threshold=threshold,
-                       checkpoint=prep.checkpoint, calibration=None if calib_set is None else calib_set.summary,
-                       export=info)
+                       "keep_float": list(opts.keep_float), "image_input": opts.image_input, **target.options}
+    m = manifest.build(path, model=prep.name, target=target.manifest_target or target.format,
+                       precision=target.precision, target_name=target.name, crop=prep.crop,
+                       input_shape=prep.input_shape(batch),
+                       threshold=threshold, checkpoint=prep.checkpoint,
+                       calibration=None if calib_set is None else calib_set.summary, export=info,
+                       card=prep.card.to_manifest(prep.loaded.tag), weights=prep.loaded.weights_record(),
+                       signature=prep.signature(), kwargs=prep.loaded.kwargs)
     manifest.write(m, folder / "manifest.json")  # complete without parity; rewritten with it below
     try:
-        parity = _parity(prep, path, tgt, prec, parity_set, threshold)
+        parity = _parity(prep, path, target, parity_set, threshold)
     except Exception as err:  # the artifact exists but does not run: say so in its manifest
         parity = {"status": "failed", "error": f"{type(err).__name__}: {err}"[:500]}
     m["parity"] = parity
     manifest.write(m, folder / "manifest.json")
-    engine = (info.get("tensorrt") or {}).get("engine")
-    if engine:  # built here (TensorRT present): the engine gets its own manifest so the runtime can load it
-        from .tensorrt import write_engine_manifest
-
-        write_engine_manifest(path, engine["engine"], engine)
+    if after_manifest is not None:  # e.g. a TensorRT engine built here: its own manifest, derived from this one
+        after_manifest()
     mb = m["artifact"]["bytes"] / 1e6
     verdict = parity["status"] if "max_abs_logit" not in parity else \
         f"{parity['status']} (max |d logit| {parity['max_abs_logit']:.2e}, agreement {parity['agreement']:.1%})"
-    _log(f"{tgt} {prec}: {mb:.2f} MB in {info['steps']['total_s']:.1f} s; parity {verdict}")
-    return {"target": tgt, "precision": prec, "ok": True, "path": str(path), "bytes": m["artifact"]["bytes"],
-            "steps": info["steps"], "parity": parity}
+    _log(f"{target.name}: {mb:.2f} MB in {info['steps']['total_s']:.1f} s; parity {verdict}")
+    return {**rec, "ok": True, "path": str(path), "bytes": m["artifact"]["bytes"], "steps": info["steps"],
+            "parity": parity, **({"runtime_artifact": runtime_artifact} if runtime_artifact else {})}
 
 
 def to_markdown(records: list[dict]) -> str:

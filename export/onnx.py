@@ -1,13 +1,20 @@
-"""ONNX export with the torch.export-based exporter, written atomically."""
+"""ONNX export with the torch.export-based exporter, written atomically: fp32, fp16, int8 (QDQ).
+
+:func:`build` is the exporter of the ``onnx-*`` rows of :mod:`edge_sdk.targets`; the TensorRT rows start from the
+same float ONNX (:func:`float_onnx`, made once per export run).
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from edge_sdk.fileio import atomic_path
 
 
 def export_onnx(model: torch.nn.Module, path: str | os.PathLike, example: torch.Tensor, opset: int = 18,
@@ -24,15 +31,9 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, example: torch.
         dynamic = {"x": {0: torch.export.Dim("batch", min=1, max=256)}}
         if example.shape[0] == 1:  # torch.export specialises a size-1 dimension: trace with two
             example = example.expand(2, *example.shape[1:]).contiguous()
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent, prefix=f".{path.stem}.")
-    os.close(fd)
-    try:
-        torch.onnx.export(model, (example,), tmp, opset_version=opset, dynamo=True, external_data=False,
+    with atomic_path(path) as tmp:
+        torch.onnx.export(model, (example,), str(tmp), opset_version=opset, dynamo=True, external_data=False,
                           input_names=[input_name], output_names=[output_name], dynamic_shapes=dynamic, verbose=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -55,13 +56,8 @@ def max_tensor_rank(path: str | os.PathLike) -> tuple[int, str]:
 def _save_atomic(model_proto, path: Path) -> Path:
     import onnx
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial.onnx")
-    try:
+    with atomic_path(path) as tmp:
         onnx.save(model_proto, str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -159,3 +155,42 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, batches, metho
     return {"method": method, "per_channel": per_channel, "symmetric": symmetric, "quantize_bias": quantize_bias,
             "kept_float": excluded,
             "quantize_nodes": ops.count("QuantizeLinear"), "dequantize_nodes": ops.count("DequantizeLinear")}
+
+
+def float_onnx(prep, opts, ctx: dict) -> tuple[Path, dict, dict]:
+    """The fp32 (simplified) ONNX every ONNX-based target starts from, exported once per export run (``ctx``)."""
+    if "float_onnx" not in ctx:
+        path, steps, info = Path(ctx["workdir"]) / f"{prep.name}.onnx", {}, {}
+        t = time.perf_counter()
+        export_onnx(prep.module, path, prep.example(), opset=opts.opset, dynamic_batch=opts.dynamic_batch)
+        steps["export_s"] = round(time.perf_counter() - t, 2)
+        if opts.simplify:
+            t = time.perf_counter()
+            info["simplify"] = simplify(path)
+            steps["simplify_s"] = round(time.perf_counter() - t, 2)
+        ctx["float_onnx"] = (path, steps, info)
+    path, steps, info = ctx["float_onnx"]
+    return path, dict(steps), dict(info)
+
+
+def copy_atomic(src: Path, dst: Path) -> Path:
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    return dst
+
+
+def build(prep, path: Path, target, opts, ctx: dict) -> dict:
+    """The ``onnx-*`` rows: the float ONNX as it is, converted to fp16 (``options.convert``), or int8 QDQ with
+    uint8 activations (``target.calibration``), as ONNX Runtime recommends on x86 CPUs."""
+    src, steps, info = float_onnx(prep, opts, ctx)
+    t = time.perf_counter()
+    if target.options.get("convert") == "float16":
+        to_fp16(src, path)
+        steps["fp16_s"] = round(time.perf_counter() - t, 2)
+    elif target.calibration:
+        info["quantization"] = quantize_int8(src, path, ctx["calib"].batches(1), method=opts.calib_method,
+                                             keep_float=list(opts.keep_float), symmetric=False, quantize_bias=True)
+        steps["quantize_s"] = round(time.perf_counter() - t, 2)
+    else:
+        copy_atomic(src, path)
+    return {"steps": steps, **info}

@@ -1,8 +1,9 @@
-"""What every target starts from: the model in deployable form, its crop spec and an example input.
+"""What every target starts from: the model in deployable form, its card, crop spec and an example input.
 
-Eval mode, dropout and drop-path replaced by identities, RepViT branches folded
-(``reparameterize``), and optionally the normalisation baked into the graph so the artifact takes
-0-1 RGB (recorded in the crop spec as ``normalize_in_model``).
+The model comes from the one checkpoint loader (:func:`edge_sdk.models.load`), so a model trained at another
+size or with ``model_kwargs`` is exported as it was trained. Eval mode, dropout and drop-path replaced by
+identities, RepViT branches folded (``reparameterize``), and optionally the normalisation baked into the graph
+so the artifact takes 0-1 RGB (recorded in the crop spec as ``normalize_in_model``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edge_sdk.card import Card
+from edge_sdk.models import Loaded
 from edge_sdk.preprocess import CropSpec
 
 
@@ -26,6 +29,8 @@ class Normalized(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 5:  # a clip: (N, T, 3, H, W)
+            return self.model((x - self.mean.unsqueeze(1)) / self.std.unsqueeze(1))
         return self.model((x - self.mean) / self.std)
 
 
@@ -34,10 +39,24 @@ class Prepared:
     name: str
     module: nn.Module  # what gets exported, and the reference it is checked against: eval, reparameterized
     crop: CropSpec
-    checkpoint: str | None
+    loaded: Loaded
+
+    @property
+    def card(self) -> Card:
+        return self.loaded.card
+
+    @property
+    def checkpoint(self) -> str | None:
+        return self.loaded.checkpoint
+
+    def signature(self) -> dict:
+        return self.loaded.signature()
+
+    def input_shape(self, batch="batch") -> list:
+        return [batch, *self.signature()["shape"]]
 
     def example(self, batch: int = 1) -> torch.Tensor:
-        return torch.zeros(batch, 3, self.crop.size, self.crop.size)
+        return torch.zeros(batch, *self.signature()["shape"])
 
 
 def _strip_training_only(model: nn.Module) -> nn.Module:
@@ -51,25 +70,18 @@ def _strip_training_only(model: nn.Module) -> nn.Module:
     return model
 
 
-def prepare(model: str | nn.Module, weights: str | Path | None = None, normalize_in_model: bool = False,
+def prepare(model: str | nn.Module | Loaded, weights: str | Path | None = None, normalize_in_model: bool = False,
             name: str | None = None) -> Prepared:
-    """A zoo name (random init, or ``weights``: a checkpoint for it) or a module -> :class:`Prepared`."""
-    from edge_sdk.models import create_model, load_checkpoint, reparameterize
+    """A zoo name (random init, or ``weights``), a checkpoint, a :class:`Loaded` or a module -> :class:`Prepared`."""
+    from edge_sdk.models import load, reparameterize
 
-    if isinstance(model, str):
-        name = name or model
-        net = create_model(model)
-        if weights is not None:
-            load_checkpoint(net, str(weights))
-    else:
-        net, name = model, name or type(model).__name__
-    net = _strip_training_only(reparameterize(net.eval())).eval()
+    loaded = model if isinstance(model, Loaded) else load(model, weights=weights)
+    name = name or loaded.name
+    net = _strip_training_only(reparameterize(loaded.model.eval())).eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    cfg = getattr(net, "pretrained_cfg", None) or {"input_size": (3, 224, 224), "mean": (0.485, 0.456, 0.406),
-                                                   "std": (0.229, 0.224, 0.225)}
-    crop = CropSpec.for_model(cfg)
+    crop = loaded.crop
     if normalize_in_model:
         net = Normalized(net, crop.mean, crop.std).eval()
         crop = replace(crop, normalize_in_model=True)
-    return Prepared(name=name, module=net, crop=crop, checkpoint=str(weights) if weights else None)
+    return Prepared(name=name, module=net, crop=crop, loaded=loaded)

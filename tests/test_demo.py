@@ -38,7 +38,7 @@ def test_the_fast_demo_runs_every_stage_on_real_faces(demo):
         assert len(ticks) >= 2 and pct == sorted(pct) and pct[-1] >= 90, (name, ticks)
     assert any("repvit_m0_9 distilled: epoch 1/1 step 2/2" in m for m in messages)
     assert any("repvit_m0_9 plain: epoch 1/1 validated" in m for m in messages)
-    assert any("repvit_m0_9 onnx int8: exporting and checking parity" in m for m in messages)
+    assert any("repvit_m0_9 onnx-int8: exporting and checking parity" in m for m in messages)
     assert any("repvit_m0_9 onnx-int8: ok" in m for m in messages)
     # data: the three packaged people, Grace Hopper validating, crops found by the face detector in each photo
     assert set(st["data"]["sources"]) == {"astronaut", "cameraman", "grace_hopper"}
@@ -213,10 +213,10 @@ def _edge_sdk_commands(text: str) -> list[str]:
 def _parses(cmd: str):
     import shlex
 
-    from edge_sdk.cli import build_parser
+    from edge_sdk.cli import parse
 
     try:
-        return build_parser().parse_args(shlex.split(cmd)[1:])
+        return parse(shlex.split(cmd)[1:])[0]
     except SystemExit as err:
         pytest.fail(f"`{cmd}` is not a valid edge-sdk command (exit {err.code})")
 
@@ -230,7 +230,7 @@ def test_readme_starts_with_the_two_commands_then_the_path_to_real_data():
     shot = readme.index("![The demo report")
     assert (Path(__file__).resolve().parents[1] / "benchmarks" / "demo_report.jpg").stat().st_size > 50_000
     block = re.search(r"```bash\n(.*?)```", readme[shot:], re.S).group(1)
-    verbs = [_parses(c).verb for c in _edge_sdk_commands(block)]
+    verbs = [_parses(c) for c in _edge_sdk_commands(block)]
     assert verbs == ["prepare", "train", "distill", "export", "bench", "detect", "camera"], verbs
 
 
@@ -238,5 +238,5 @@ def test_the_reports_next_steps_are_commands_the_cli_accepts(demo):
     out, _, _ = demo
     md = (out / "report.md").read_text()
     block = md[md.index("## Next"):]
-    verbs = [_parses(c).verb for c in _edge_sdk_commands(block)]
+    verbs = [_parses(c) for c in _edge_sdk_commands(block)]
     assert verbs == ["prepare", "train", "distill", "export", "bench", "detect", "camera"], verbs

@@ -128,13 +128,15 @@ def test_an_exported_artifact_is_explained_through_its_recorded_checkpoint(model
 
 
 def test_detect_explain_adds_overlays_to_the_records(b0_artifacts, tmp_path):
+    from edge_sdk.explain import add_explanations
     from edge_sdk.pipeline import detect
 
     photo = shared_path("samples", "western_fake_1.JPG")
-    records = detect([photo], b0_artifacts["onnx"], progress=False, explain=tmp_path / "x",
-                     explain_weights=b0_artifacts["torch"])
+    records = detect([photo], b0_artifacts["onnx"], progress=False)
+    add_explanations(records, tmp_path / "x", b0_artifacts["onnx"], weights=b0_artifacts["torch"])
     e = records[0]["explanation"]
     assert e["branch"] == "high" and e["faces"] and Path(e["faces"][0]["overlay"]).is_file()
     assert e["faces"][0]["p_fake"] == pytest.approx(records[0]["score"], abs=1e-3)
-    no_ckpt = detect([photo], b0_artifacts["onnx"], progress=False, explain=tmp_path / "y")
+    no_ckpt = detect([photo], b0_artifacts["onnx"], progress=False)
+    add_explanations(no_ckpt, tmp_path / "y", b0_artifacts["onnx"])
     assert no_ckpt[0]["ok"] and "need gradients" in no_ckpt[0]["explanation"]["error"]

@@ -45,6 +45,10 @@ def runtime_venv(tmp_path_factory) -> Path:
     done = subprocess.run([str(py), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"), f"{ROOT}[runtime]"],
                           capture_output=True, text=True)
     assert done.returncode == 0, f"pip install '.[runtime]' failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    for cmd in (["uninstall", "-q", "-y", "opencv-contrib-python"],  # one OpenCV, headless (as make install does)
+                ["install", "-q", "--no-deps", "--force-reinstall", "-c", str(ROOT / "constraints.txt"),
+                 "opencv-python-headless"]):
+        subprocess.run([str(py), "-m", "pip", *cmd], check=True, capture_output=True)
     return py
 
 
@@ -79,3 +83,10 @@ def test_runtime_extra_alone_runs_onnx_without_torch(runtime_venv, b0_artifacts,
     with edge_sdk.load(b0_artifacts["onnx"]) as here:  # the full install gives the same logits
         np.testing.assert_allclose(out["logits"], here.predict(batch), atol=1e-5)
     assert "executorch" in out["pte_error"] and "pip install" in out["pte_error"]
+    # the CLI too (generated from its typed configs): a bare detect, no line but the SDK's own on stderr
+    cli = subprocess.run([str(runtime_venv.with_name("edge-sdk")), "detect", str(photo), "--model",
+                          str(b0_artifacts["onnx"]), "--quiet"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert json.loads(cli.stdout.splitlines()[0])["verdict"] in ("real", "fake")
+    foreign = [line for line in cli.stderr.splitlines() if line.strip() and not line.startswith("edge-sdk")]
+    assert not foreign, foreign

@@ -131,7 +131,7 @@ def test_self_blend_changes_the_face_and_leaves_the_border():
 
 
 def test_metrics_on_known_scores():
-    from edge_sdk.distill.evaluate import average_precision, eer, summary
+    from edge_sdk.metrics import average_precision, eer, summary
 
     y = np.array([0, 0, 0, 1, 1, 1])
     perfect = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
@@ -420,3 +420,41 @@ def test_distilled_student_is_within_003_auc_of_a_teacher_above_09(tmp_path_fact
     history = json.loads((root / "run" / "student" / "baseline" / "metrics.json").read_text())
     assert len(history) == report["config"]["epochs"] and report["plain"]["auc"] is not None  # same budget
     assert (root / "run" / "comparison.md").read_text().count("|") > 20
+
+
+def test_a_model_trained_at_another_size_with_kwargs_is_exported_as_trained(index, tmp_path):
+    """The one loader: export rebuilds the model with the checkpoint's model_kwargs and feeds it the trained size."""
+    import onnx
+
+    from edge_sdk.export import export
+    from edge_sdk.models import load
+
+    cfg = TrainConfig(index=str(index), out=str(tmp_path / "m"), **dict(TINY, img_size=48, epochs=1),
+                      model_kwargs={"drop_rate": 0.25})
+    Trainer(cfg).run()
+    loaded = load(str(tmp_path / "m" / "best.pt"))
+    assert loaded.size == 48 and loaded.kwargs == {"drop_rate": 0.25} and loaded.trained
+    assert loaded.model.drop_rate == 0.25 and loaded.threshold is not None
+    (rec,) = export(str(tmp_path / "m" / "best.pt"), formats=["onnx-fp32"], out=tmp_path / "art")
+    assert rec["ok"] and rec["parity"]["status"] == "passed", rec
+    m = json.loads((tmp_path / "art" / "onnx-fp32" / "manifest.json").read_text())
+    assert m["input"]["shape"] == [1, 3, 48, 48] and m["crop"]["size"] == 48
+    assert m["model"]["kwargs"] == {"drop_rate": 0.25} and m["weights"]["trained"] is True
+    assert m["weights"]["sha256"] == loaded.sha256
+    dims = [d.dim_value for d in onnx.load(rec["path"]).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, 48, 48]
+
+
+def test_training_brings_stored_crops_to_the_model_size_with_the_runtimes_resize(index):
+    """A stored 64 px crop reaches a 32 px model through the crop spec's own resize, as detect's crops do."""
+    import cv2
+
+    from edge_sdk.distill.train import CropDataset, read_rows
+    from edge_sdk.preprocess import CropSpec
+
+    rows = read_rows(index, "train")[:3]
+    ds = CropDataset(rows, 32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    for k, r in enumerate(rows):
+        stored = cv2.cvtColor(cv2.imread(r["path"]), cv2.COLOR_BGR2RGB)
+        rgb, _ = ds.load(k)
+        assert np.array_equal(rgb, CropSpec(size=32, margin=0.0).crop(stored, (0, 0, *stored.shape[1::-1])))

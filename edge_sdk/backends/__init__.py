@@ -1,31 +1,20 @@
-"""Backends, one per target, and ``load(path)`` which picks one from the artifact (like AutoBackend)."""
+"""Backends, one per runtime, and ``load(path)`` which picks one from the artifact's suffix (like AutoBackend).
+
+Which backend loads which suffix is a row of the target table (:mod:`edge_sdk.targets`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .. import manifest as _manifest
+from .. import targets
 from ..errors import InputError
 from .base import Backend
 
-SUFFIXES = {
-    ".onnx": ("onnxruntime", "OnnxRuntimeBackend"),
-    ".pte": ("executorch", "ExecuTorchBackend"),
-    ".engine": ("tensorrt", "TensorRTBackend"), ".plan": ("tensorrt", "TensorRTBackend"),
-    ".mlpackage": ("coreml", "CoreMLBackend"), ".mlmodel": ("coreml", "CoreMLBackend"),
-    ".pt": ("pytorch", "TorchBackend"), ".pth": ("pytorch", "TorchBackend"), ".bin": ("pytorch", "TorchBackend"),
-    ".safetensors": ("pytorch", "TorchBackend"),
-}
-
 
 def backend_class(path: str | Path) -> type[Backend]:
-    import importlib
-
-    suffix = Path(path).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise InputError(f"{path}: unknown artifact type {suffix!r}; expected one of {', '.join(sorted(SUFFIXES))}")
-    module, cls = SUFFIXES[suffix]
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    return targets.backend_for(path).load_class()
 
 
 def load(path: str | Path, verify: bool = True, **kwargs) -> Backend:
@@ -37,4 +26,4 @@ def load(path: str | Path, verify: bool = True, **kwargs) -> Backend:
     return cls(path, _manifest.load(path, verify_sha256=verify), **kwargs)
 
 
-__all__ = ["Backend", "load", "backend_class", "SUFFIXES"]
+__all__ = ["Backend", "load", "backend_class"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import EdgeSDKError
 from .base import Backend, require
 
 
@@ -19,7 +20,12 @@ class OnnxRuntimeBackend(Backend):
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=self.providers)
+        try:
+            self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=self.providers)
+        except Exception as err:  # InvalidProtobuf, InvalidGraph, a missing op...: one line naming the file
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+            raise EdgeSDKError(f"{self.path}: not a valid ONNX model for ONNX Runtime {ort.__version__} "
+                               f"({type(err).__name__}: {first})") from None
         self.input_name = self.session.get_inputs()[0].name
 
     @property

@@ -3,39 +3,44 @@
 * ``ms_eff_gcvit_b0`` / ``ms_eff_gcvit_b5``: MS-Eff-GCViT (DeepGuard), image teacher and student.
 * ``repvit_m0_9`` / ``repvit_m1_1`` (timm's own): students, one logit, distillation head on.
 * ``clip_fcg_vit_b16`` / ``clip_fcg_vit_l14``: frozen-CLIP video teacher (DFD-FCG style).
+
+Each has a card (:func:`card`); :func:`load` is the one way a checkpoint, a zoo name or an exported artifact
+becomes a model.
 """
 
 from __future__ import annotations
 
 import timm
 
-from ..errors import InputError
-from . import clip_fcg, ms_eff_gcvit  # noqa: F401  (register the models)
+from . import clip_fcg, ms_eff_gcvit, students  # noqa: F401  (register the models and their cards)
 from ._pretrained import guarded
+from ._registry import CARDS, card_for, resolve_name, zoo
 from .clip_fcg import ClipFCG
 from .convert import load_deepguard_checkpoint, load_strict, read_state_dict
+from .loader import Loaded, load, read_checkpoint
 from .ms_eff_gcvit import MultiScaleEffGCViT
 from .students import STUDENTS, reparameterize
 
-ZOO = ("ms_eff_gcvit_b0", "ms_eff_gcvit_b5", "repvit_m0_9", "repvit_m1_1", "clip_fcg_vit_b16", "clip_fcg_vit_l14")
-VIDEO_MODELS = ("clip_fcg_vit_b16", "clip_fcg_vit_l14")
+__all__ = ["CARDS", "STUDENTS", "MultiScaleEffGCViT", "ClipFCG", "Loaded", "card", "create_model", "load",
+           "load_checkpoint", "load_deepguard_checkpoint", "load_strict", "read_checkpoint", "read_state_dict",
+           "reparameterize", "zoo"]
 
-__all__ = ["ZOO", "VIDEO_MODELS", "STUDENTS", "MultiScaleEffGCViT", "ClipFCG", "create_model", "load_checkpoint",
-           "load_deepguard_checkpoint", "load_strict", "read_state_dict", "reparameterize"]
+
+def card(name: str):
+    """The card of a zoo model (or one made from a timm model's pretrained_cfg)."""
+    return card_for(resolve_name(name))
 
 
 def create_model(name: str, pretrained: bool = False, checkpoint: str | None = None, **kwargs):
     """Any detector of the zoo (or any timm classifier) with one logit.
 
     ``pretrained=True`` uses timm's weight loading (network needed); ``checkpoint`` loads a local
-    state dict strictly after building. RepViT students keep timm's distillation head.
+    state dict strictly after building. The card's defaults apply (RepViT keeps timm's distillation head).
     """
-    base = name.split(".")[0]
-    if base not in timm.list_models(base):
-        raise InputError(f"unknown model {name!r}: choose one of {', '.join(ZOO)} or any timm model name")
+    name = resolve_name(name)
     kwargs.setdefault("num_classes", 1)
-    if base in STUDENTS:
-        kwargs.setdefault("distillation", True)
+    for k, v in card_for(name).defaults.items():
+        kwargs.setdefault(k, v)
     model = guarded(name, pretrained, lambda: timm.create_model(name, pretrained=pretrained, **kwargs))
     if checkpoint is not None:
         load_checkpoint(model, checkpoint)

@@ -25,8 +25,10 @@ import torch.nn.functional as F
 from timm.data import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from timm.models import generate_default_cfgs, register_model
 
+from ..card import Card, Licence
 from ..errors import InputError
 from ._pretrained import guarded
+from ._registry import register_card
 
 __all__ = ["ClipFCG", "clip_fcg_vit_b16", "clip_fcg_vit_l14"]
 
@@ -161,3 +163,15 @@ def clip_fcg_vit_b16(pretrained: bool = False, pretrained_file: str | None = Non
 def clip_fcg_vit_l14(pretrained: bool = False, pretrained_file: str | None = None, **kwargs) -> ClipFCG:
     """Frozen CLIP ViT-L/14 + FCG side network, as DFD-FCG uses."""
     return _create("clip_fcg_vit_l14", "vit_large_patch14_clip_224.openai", pretrained, pretrained_file, **kwargs)
+
+
+for _name, _clip in (("clip_fcg_vit_b16", "ViT-B/16"), ("clip_fcg_vit_l14", "ViT-L/14")):
+    register_card(Card(
+        name=_name, family="clip_fcg", role="teacher", kind="clip", size=224, frames=8, stride=4,
+        summary=f"frozen CLIP {_clip} with a DFD-FCG-style side network (facial-component queries, temporal "
+                "affinities) over a clip of face crops, one logit",
+        licence=Licence(code="this SDK's own implementation (MIT), after DFD-FCG (aiiu-lab/DFD-FCG, research-only "
+                             "licence; no weights released)",
+                        weights={"openai": "CLIP encoder weights: OpenAI CLIP (MIT); the side network has none published"}),
+        crop={"margin": 0.2, "resize": "pad", "pad_value": 0},
+        export_limits={}, reference="DFD-FCG (CVPR 2025); side network only, see the README's zoo section"))

@@ -18,6 +18,8 @@ import torch.nn as nn
 from timm.layers import trunc_normal_
 from timm.models import generate_default_cfgs, register_model
 
+from ..card import Card, ExplainLayer, Licence
+from ._registry import register_card
 from .gcvit_branch import GCViTBranch
 
 __all__ = ["MultiScaleEffGCViT", "BranchCfg", "ms_eff_gcvit_b0", "ms_eff_gcvit_b5"]
@@ -160,3 +162,20 @@ def ms_eff_gcvit_b0(pretrained: bool = False, **kwargs) -> MultiScaleEffGCViT:
 def ms_eff_gcvit_b5(pretrained: bool = False, **kwargs) -> MultiScaleEffGCViT:
     """MS-Eff-GCViT B5, 384 px, 50.34M params ("Pro")."""
     return _create("ms_eff_gcvit_b5", pretrained, **kwargs)
+
+
+_LICENCE = Licence(
+    code="MIT (HanMoonSub/DeepGuard, the reference implementation this port matches)",
+    weights={"celeb_df_v2": "MIT (DeepGuard release v0.1.0); trained on Celeb-DF v2, whose terms allow research use only",
+             "ffpp": "MIT (DeepGuard release v0.1.0); trained on FaceForensics++, whose terms allow research use only",
+             "kodf": "MIT (DeepGuard release v0.2.0); trained on KoDF, whose terms allow research use only"},
+    note="the backbone's ImageNet weights (backbone_pretrained=True) are timm's tf_efficientnet (Apache-2.0)")
+_EXPLAIN = {"high": ExplainLayer("h_gcvit.norm", "nhwc", "gradcam++"), "low": ExplainLayer("l_gcvit.norm", "nhwc", "hirescam"),
+            "backbone": ExplainLayer("feat_extractor.backbone.blocks.6", "nchw", "gradcam")}
+for _name, _size, _role in (("ms_eff_gcvit_b0", 224, "student"), ("ms_eff_gcvit_b5", 384, "teacher")):
+    register_card(Card(
+        name=_name, family="ms_eff_gcvit", role=_role, size=_size, licence=_LICENCE, explain=_EXPLAIN,
+        summary=f"MS-Eff-GCViT {_name[-2:].upper()} (DeepGuard): EfficientNet-{_name[-2:].upper()} with two GC-ViT "
+                "branches (stride 4 and 32), one logit",
+        crop={"margin": 0.2, "resize": "pad", "pad_value": 0},  # DeepGuard: 20% per side, longest side, black pad
+        reference="HanMoonSub/DeepGuard @1faad84: every state-dict key and the logits within 1e-4 (tests/test_models.py)"))
