@@ -297,12 +297,14 @@ def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict,
         row["pct_of_peak"] = 100 * gflops / probe["gflops"]
         row["vs_probe"] = lat["p50"] / probe["ms"]
     if case.parity.labels is not None:
-        from edge_sdk.metrics import auc
+        from edge_sdk.metrics import auc, threshold_at_fpr
 
         out, labels = np.asarray(r["outputs"]), case.parity.labels
         prob = 1 / (1 + np.exp(-out))
         row["accuracy"] = float(np.mean((prob >= settings["threshold"]) == (labels == 1)))
         row["auc"] = auc(labels, out)
+        if len(set(np.asarray(labels).tolist())) == 2:  # each target's own threshold at the stated FPR
+            row["tpr_at_fpr"] = threshold_at_fpr(labels, prob, settings["target_fpr"])
     return row
 
 
@@ -326,7 +328,7 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
     work = out / ".work"
     work.mkdir(parents=True, exist_ok=True)
     settings = {"threads": cfg.threads, "batch": cfg.batch, "warmup": cfg.warmup, "runs": cfg.runs,
-                "threshold": cfg.threshold, "data": data, "calib": calib, "calib_size": cfg.calib_size,
+                "threshold": cfg.threshold, "target_fpr": cfg.target_fpr, "data": data, "calib": calib, "calib_size": cfg.calib_size,
                 "seed": None if cfg.weights else cfg.seed, "weights": cfg.weights,
                 "cpus_used": cfg.threads or machine()["cores"]}
     progress(f"[bench] probing the matmul peak ({cfg.threads or 'all'} threads)")

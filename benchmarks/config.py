@@ -66,6 +66,8 @@ class BenchConfig:
     """save this run as a baseline"""
     threshold: float = 0.5
     """decision threshold for agreement and accuracy"""
+    target_fpr: float = 0.01
+    """with labelled --data (real/ fake/): each target's TPR at its own threshold for this false-positive rate"""
     verbose: bool = False
     """show third-party libraries' log lines"""
 
@@ -81,6 +83,7 @@ class BenchConfig:
         check_range("--max-regression", self.max_regression, 0, allow_none=False)
         check_range("--parity-slack", self.parity_slack, 0, allow_none=False)
         check_range("--threshold", self.threshold, 0, 1, allow_none=False)
+        check_range("--target-fpr", self.target_fpr, 0, 1, allow_none=False)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 from edge_sdk.errors import InputError
 
 DEFAULTS = dict(teacher="resnet18", teacher_size=64, student="resnet10t", student_size=48, epochs=14, steps=12,
-                batch_size=16, lr=3e-4, alpha=0.7, tau=2.0, frames=48, seed=0)
+                batch_size=16, lr=3e-4, alpha=0.9, tau=2.0, frames=48, seed=0, student_epochs=20)
 
 
 def build_index(train_videos: list[str], val_videos: list[str], out: str | Path, frames: int = 48,
@@ -59,9 +59,10 @@ def run(index: str | Path, out: str | Path, **options) -> dict:
     t0 = time.perf_counter()
     train(TrainConfig(model=o["teacher"], img_size=o["teacher_size"], out=str(out / "teacher"), **common))
     teacher_s = time.perf_counter() - t0
+    student = {**common, "epochs": o["student_epochs"] or o["epochs"], "patience": o["student_epochs"] or o["epochs"]}
     report = distill_with_baseline(TrainConfig(model=o["student"], img_size=o["student_size"],
                                                out=str(out / "student"), teacher=str(out / "teacher" / "best.pt"),
-                                               alpha=o["alpha"], tau=o["tau"], **common))
+                                               alpha=o["alpha"], tau=o["tau"], **student))
     report["teacher"]["seconds"] = round(teacher_s, 1)
     from edge_sdk.fileio import write_atomic
 

@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -21,6 +22,62 @@ from pathlib import Path
 QUIET_ENV = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR"}
 NOISY_LOGGERS = ("coremltools", "onnxscript", "onnx_ir", "torch", "torch.onnx", "torch._dynamo", "torch.export",
                  "executorch", "torchao", "absl", "matplotlib", "PIL", "urllib3", "nncf", "openvino", "timm")
+
+
+# Lines that native libraries print through Python's sys.stderr (ExecuTorch's pybindings, torch's glog-style
+# logging handler): glog ("W1201 13:14:52..."), "[file.cpp:71] ...", LiteRT's "INFO: [file.cc:36]", absl's banner.
+FOREIGN = re.compile(r"^(?:[IWEF]\d{4} \d{2}:\d{2}:\d{2}|\[[\w./-]+\.(?:cc|cpp|c|h|mm):\d+\]|(?:INFO|WARNING|ERROR): \[\w"
+                     r"|WARNING: All log messages before|\s*return cls\.__new__)")
+
+
+class Console(io.TextIOBase):
+    """The SDK's stderr while third-party output goes to the log: whole lines that look like a library's log
+    line go to the log too; everything else (the SDK's messages, progress lines that update in place) to the
+    console."""
+
+    def __init__(self, console_fd: int, log):
+        self._out = os.fdopen(console_fd, "w", buffering=1, encoding="utf-8", errors="replace")
+        self._log, self._buf = log, ""
+
+    def isatty(self) -> bool:
+        return self._out.isatty()
+
+    def fileno(self) -> int:
+        return self._out.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._buf += text
+        while True:
+            cut = self._buf.find("\n")
+            if cut < 0:
+                break
+            line, self._buf = self._buf[:cut + 1], self._buf[cut + 1:]
+            self._emit(line)
+        if self._buf.startswith("\r") or "\r" in self._buf:  # an updating progress line: show it now
+            self._emit(self._buf)
+            self._buf = ""
+        return len(text)
+
+    def _emit(self, chunk: str) -> None:
+        if FOREIGN.match(chunk.lstrip("\r")):
+            self._log.write(chunk.encode("utf-8", "replace"))
+        else:
+            self._out.write(chunk)
+            self._out.flush()
+
+    def flush(self) -> None:  # a partial line waits for its end: libraries flush after every fragment
+        if not self._out.closed:
+            self._out.flush()
+
+    def close(self) -> None:
+        if self._buf and not self._out.closed:
+            self._emit(self._buf)
+            self._buf = ""
+        self.flush()
+        self._out.close()
 
 
 def log_dir() -> Path:
@@ -35,6 +92,7 @@ def third_party_to_log(verb: str, verbose: bool = False, quiet_bars: bool = Fals
     if verbose:
         yield None
         return
+    os.environ.setdefault("TORCH_LOGS", "-all")  # torch's own logging handler: errors only
     for k, v in QUIET_ENV.items():
         os.environ.setdefault(k, v)
     if quiet_bars:
@@ -55,8 +113,7 @@ def third_party_to_log(verb: str, verbose: bool = False, quiet_bars: bool = Fals
         on_fd2 = saved_err.fileno() == 2
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
         on_fd2 = False
-    console = io.TextIOWrapper(os.fdopen(os.dup(saved_fd), "wb", buffering=0), encoding="utf-8", errors="replace",
-                               line_buffering=True, write_through=True) if on_fd2 else saved_err
+    console = Console(os.dup(saved_fd), log) if on_fd2 else saved_err
     os.dup2(log.fileno(), 2)
     sys.stderr = console
     with warnings.catch_warnings():

@@ -52,8 +52,11 @@ class ExportConfig:
     """ONNX: simplify the graph with onnxslim (--no-simplify to skip)"""
     trt_ops_table: Optional[str] = None
     """TensorRT ONNX operator table CSV for the offline check; None: $EDGE_SDK_TRT_OPS"""
-    threshold: float = 0.5
-    """decision threshold written to the manifest, in [0, 1]"""
+    threshold: Optional[float] = None
+    """decision threshold written to the manifest, in [0, 1]; None: with labelled --verify-data (real/ fake/), each
+    artifact's own at --target-fpr, else 0.5"""
+    target_fpr: float = 0.01
+    """false-positive rate at which each artifact's threshold is chosen on labelled parity data"""
     json: Optional[str] = None
     """also write the records as JSON here"""
     verbose: bool = False
@@ -64,7 +67,8 @@ class ExportConfig:
     def __post_init__(self):
         check_range("--calib-size", self.calib_size, 1, allow_none=False)
         check_range("--parity-crops", self.parity_crops, 1, allow_none=False)
-        check_range("--threshold", self.threshold, 0, 1, allow_none=False)
+        check_range("--threshold", self.threshold, 0, 1)
+        check_range("--target-fpr", self.target_fpr, 0, 1)
         check_range("--opset", self.opset, 13, 23, allow_none=False)
         if self.palettize_bits not in (4, 6, 8):
             raise InputError(f"--palettize-bits {self.palettize_bits}: must be 4, 6 or 8")

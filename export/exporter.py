@@ -17,6 +17,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 
 from edge_sdk import manifest, targets
 from edge_sdk.errors import EdgeSDKError, InputError
@@ -73,7 +75,18 @@ def _parity(prep: Prepared, path: Path, target: Target, crops, threshold: float)
         got = backend.predict(crops.x)
         where = f"{backend.name} ({backend.device})"
     result = compare(ref, got, target, threshold, crops.labels, kinds=crops.kinds)
-    return {"status": "passed" if result["passed"] else "failed", "backend": where, "data": crops.summary, **result}
+    return {"status": "passed" if result["passed"] else "failed", "backend": where, "data": crops.summary, **result,
+            "_logits": got}
+
+
+def choose_threshold(labels, logits, target_fpr: float) -> dict:
+    """The artifact's own decision threshold: the most sensitive one whose false-positive rate on the labelled
+    parity faces is at most ``target_fpr`` (quantization shifts scores, so one 0.5 for every precision is wrong)."""
+    from edge_sdk import metrics
+
+    p = 1 / (1 + np.exp(-np.asarray(logits, np.float64)))
+    return {**metrics.threshold_at_fpr(labels, p, target_fpr), "n": int(len(p)),
+            "real": int((np.asarray(labels) == 0).sum()), "fake": int((np.asarray(labels) == 1).sum())}
 
 
 def export(model=None, cfg: ExportConfig | None = None, *, name: str | None = None, **overrides) -> list[dict]:
@@ -129,7 +142,8 @@ def export(model=None, cfg: ExportConfig | None = None, *, name: str | None = No
     with tempfile.TemporaryDirectory(prefix="edge-sdk-export-") as workdir:
         ctx = {"calib": calib_set, "workdir": workdir}
         for t in wanted:
-            records.append(_export_one(prep, t, Path(cfg.out), cfg, ctx, parity_set, cfg.threshold))
+            records.append(_export_one(prep, t, Path(cfg.out), cfg, ctx, parity_set,
+                                       0.5 if cfg.threshold is None else cfg.threshold))
     return records
 
 
@@ -171,6 +185,13 @@ def _export_one(prep: Prepared, target: Target, out: Path, opts: ExportConfig, c
         parity = _parity(prep, path, target, parity_set, threshold)
     except Exception as err:  # the artifact exists but does not run: say so in its manifest
         parity = {"status": "failed", "error": f"{type(err).__name__}: {err}"[:500]}
+    logits = parity.pop("_logits", None)
+    labels = parity_set.labels
+    if logits is not None and labels is not None and len(set(np.asarray(labels).tolist())) == 2:
+        choice = choose_threshold(labels, logits, opts.target_fpr)
+        parity["tpr_at_fpr"] = {"fpr": choice["fpr"], "tpr": choice["tpr"], "target_fpr": opts.target_fpr}
+        if opts.threshold is None:  # no threshold given: the artifact's own, at the stated false-positive rate
+            m["threshold"], m["threshold_choice"] = choice["threshold"], {**choice, "on": parity_set.summary["source"]}
     m["parity"] = parity
     manifest.write(m, folder / "manifest.json")
     if after_manifest is not None:  # e.g. a TensorRT engine built here: its own manifest, derived from this one

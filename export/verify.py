@@ -137,6 +137,11 @@ def verify(artifact: str | Path, data: str | Path, weights: str | Path | None = 
         result = compare(ref, got, manifest.target_name(m), m["threshold"], ref_in.labels, kinds=ref_in.kinds)
         result["data"] = ref_in.summary
         where = {"backend": backend.name, "device": backend.device}
+        if ref_in.labels is not None and len(set(np.asarray(ref_in.labels).tolist())) == 2:
+            from edge_sdk.metrics import tpr_at
+
+            tpr, fpr = tpr_at(ref_in.labels, 1 / (1 + np.exp(-np.asarray(got, np.float64))), m["threshold"])
+            result["at_threshold"] = {"threshold": m["threshold"], "tpr": tpr, "fpr": fpr}
     if localize:
         from .localize import localize as find
 

@@ -148,3 +148,44 @@ def test_localize_names_the_first_departing_executorch_call(prep, tmp_path):
     first = report["first"]
     assert first is not None and any(mod.startswith(layer) or layer.startswith(mod) for mod in first["modules"]), first
     assert report["compared"] > 10
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory) -> Path:
+    """The sample photos and videos in real/ and fake/ folders (their names say which)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("labelled")
+    for f in sorted(shared_path("samples").iterdir()):
+        if f.suffix.lower() in (".jpg", ".mp4"):
+            kind = "fake" if "fake" in f.name else "real"
+            (root / kind).mkdir(exist_ok=True)
+            shutil.copy(f, root / kind / f.name)
+    return root
+
+
+def test_each_artifact_gets_its_own_threshold_at_the_stated_fpr(prep, labelled, tmp_path):
+    from edge_sdk import manifest
+    from edge_sdk.export import export
+    from edge_sdk.metrics import threshold_at_fpr
+    from edge_sdk.pipeline import Detector
+
+    recs = export(prep.loaded, formats=["onnx-fp32", "onnx-int8"], out=tmp_path, calib=labelled,
+                  verify_data=labelled, target_fpr=0.1, name=TINY)
+    for r in recs:
+        assert r["ok"], r
+        m = manifest.load(r["path"])
+        choice = m["threshold_choice"]
+        assert m["threshold"] == choice["threshold"] and choice["fpr"] <= 0.1 and choice["target_fpr"] == 0.1
+        assert choice["real"] > 0 and choice["fake"] > 0 and m["parity"]["tpr_at_fpr"]["tpr"] == choice["tpr"]
+        with Detector(r["path"]) as det:  # the runtime decides with the artifact's own threshold
+            assert det.threshold == m["threshold"]
+    from edge_sdk.export.verify import verify
+
+    v = verify(recs[1]["path"], labelled)
+    assert v["at_threshold"]["threshold"] == manifest.load(recs[1]["path"])["threshold"]
+    assert v["at_threshold"]["fpr"] is not None and v["at_threshold"]["tpr"] is not None
+    fixed = export(prep.loaded, formats=["onnx-fp32"], out=tmp_path / "fixed", verify_data=labelled, threshold=0.7,
+                   name=TINY)[0]
+    assert manifest.load(fixed["path"])["threshold"] == 0.7  # a threshold given is kept
+    assert threshold_at_fpr([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.9], 0.0)["threshold"] == pytest.approx(0.3)

@@ -1,0 +1,82 @@
+"""Parity per model and target over the parity set, written as JSON and a Markdown table (docs/export.md's figures).
+
+Each case is a model (zoo name or checkpoint) and the targets to export it to; each artifact is checked by the
+runtime's backend against PyTorch on the parity set of ``--data`` (face crops, whole frames, dark / bright / low and
+high contrast / JPEG q8 / grey variants; clips of a video for a clip model). A trained checkpoint whose logits
+spread is what makes fp16 and int8 agreement mean something: random weights give nearly constant logits.
+
+    python -m edge_sdk.benchmarks.parity_report --data ../shared/samples --out runs/parity \\
+        --case ms_eff_gcvit_b0:onnx-fp32,executorch-fp32 --case runs/evidence/teacher/best.pt:onnx-int8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def run_case(model: str, target_names: list[str], data: str, out: Path) -> list[dict]:
+    from edge_sdk.export import export
+
+    t0 = time.perf_counter()
+    records = export(model, formats=target_names, out=out, calib=data, verify_data=data, parity_crops=64)
+    rows = []
+    for r in records:
+        p = r.get("parity") or {}
+        rows.append({"model": model, "target": r["name"], "ok": r["ok"], "error": r.get("error"),
+                     "status": p.get("status"), "n": p.get("n"), "max_abs_logit": p.get("max_abs_logit"),
+                     "worst_kind": p.get("worst_kind"), "agreement": p.get("agreement"), "spearman": p.get("spearman"),
+                     "reference_spread": p.get("reference_spread"), "limits": p.get("limits"),
+                     "export_s": (r.get("steps") or {}).get("total_s")})
+    rows[-1]["case_s"] = round(time.perf_counter() - t0, 1)
+    return rows
+
+
+def to_markdown(doc: dict) -> str:
+    m = doc["machine"]
+    lines = [f"`{doc['command']}`", "", f"Machine: {m['cpu']}, {m['cores']} cores; {m['when']}.", "",
+             "| model | target | parity | inputs | max abs d logit | worst kind | agreement | Spearman | logit spread |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in doc["rows"]:
+        if not r["ok"]:
+            lines.append(f"| {Path(r['model']).name} | {r['target']} | export failed: {(r['error'] or '')[:80]} "
+                         "| | | | | | |")
+            continue
+        f = (lambda v, fmt: "-" if v is None else format(v, fmt))
+        lines.append(f"| {Path(r['model']).name} | {r['target']} | {r['status']} | {r['n'] or '-'} | "
+                     f"{f(r['max_abs_logit'], '.2e')} | {r['worst_kind'] or '-'} | {f(r['agreement'], '.1%')} | "
+                     f"{f(r['spearman'], '.4f')} | {f(r['reference_spread'], '.3g')} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="face images/videos for calibration and the parity set")
+    p.add_argument("--case", action="append", required=True, metavar="MODEL:TARGET,TARGET",
+                   help="a zoo name or checkpoint and the targets to check (repeatable)")
+    p.add_argument("--out", default="runs/parity")
+    args = p.parse_args(argv)
+    from edge_sdk.fileio import to_json, write_atomic
+
+    from .machine import machine
+
+    out = Path(args.out)
+    rows = []
+    for case in args.case:
+        model, _, names = case.rpartition(":")
+        rows += run_case(model, [n for n in names.split(",") if n], args.data, out / Path(model).stem)
+        write_atomic(out / "parity.json", to_json({"rows": rows}, indent=2))  # what is done so far survives a kill
+    doc = {"command": "python -m edge_sdk.benchmarks.parity_report " + " ".join(argv or []), "machine": machine(),
+           "rows": rows}
+    write_atomic(out / "parity.json", to_json(doc, indent=2) + "\n")
+    write_atomic(out / "parity.md", to_markdown(doc) + "\n")
+    print(to_markdown(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
