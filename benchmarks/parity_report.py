@@ -22,13 +22,19 @@ def run_case(model: str, target_names: list[str], data: str, out: Path) -> list[
 
     t0 = time.perf_counter()
     records = export(model, formats=target_names, out=out, calib=data, verify_data=data, parity_crops=64)
+    label = model
+    if Path(model).is_file():  # a checkpoint: its architecture and where it was trained
+        arch = next((json.loads((Path(r["path"]).parent / "manifest.json").read_text())["model"]
+                     for r in records if r["ok"]), Path(model).stem)
+        label = f"{arch} (trained: {Path(model).parent.parent.name}/{Path(model).parent.name})"
     rows = []
     for r in records:
         p = r.get("parity") or {}
-        rows.append({"model": model, "target": r["name"], "ok": r["ok"], "error": r.get("error"),
+        rows.append({"model": model, "label": label, "target": r["name"], "ok": r["ok"], "error": r.get("error"),
                      "status": p.get("status"), "n": p.get("n"), "max_abs_logit": p.get("max_abs_logit"),
                      "worst_kind": p.get("worst_kind"), "agreement": p.get("agreement"), "spearman": p.get("spearman"),
                      "reference_spread": p.get("reference_spread"), "limits": p.get("limits"),
+                     "auc_delta": p.get("auc_delta"),
                      "export_s": (r.get("steps") or {}).get("total_s")})
     rows[-1]["case_s"] = round(time.perf_counter() - t0, 1)
     return rows
@@ -37,17 +43,17 @@ def run_case(model: str, target_names: list[str], data: str, out: Path) -> list[
 def to_markdown(doc: dict) -> str:
     m = doc["machine"]
     lines = [f"`{doc['command']}`", "", f"Machine: {m['cpu']}, {m['cores']} cores; {m['when']}.", "",
-             "| model | target | parity | inputs | max abs d logit | worst kind | agreement | Spearman | logit spread |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| model | target | parity | inputs | max abs d logit | worst kind | agreement | Spearman | abs AUC change | "
+             "logit spread |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
         if not r["ok"]:
-            lines.append(f"| {Path(r['model']).name} | {r['target']} | export failed: {(r['error'] or '')[:80]} "
-                         "| | | | | | |")
+            lines.append(f"| {r.get('label') or r['model']} | {r['target']} | export failed: {(r['error'] or '')[:80]} "
+                         "| | | | | | | |")
             continue
         f = (lambda v, fmt: "-" if v is None else format(v, fmt))
-        lines.append(f"| {Path(r['model']).name} | {r['target']} | {r['status']} | {r['n'] or '-'} | "
+        lines.append(f"| {r.get('label') or r['model']} | {r['target']} | {r['status']} | {r['n'] or '-'} | "
                      f"{f(r['max_abs_logit'], '.2e')} | {r['worst_kind'] or '-'} | {f(r['agreement'], '.1%')} | "
-                     f"{f(r['spearman'], '.4f')} | {f(r['reference_spread'], '.3g')} |")
+                     f"{f(r['spearman'], '.4f')} | {f(r.get('auc_delta'), '.4f')} | {f(r['reference_spread'], '.3g')} |")
     return "\n".join(lines)
 
 

@@ -76,8 +76,9 @@ def to_markdown(entries: list[ZooEntry]) -> str:
     return "\n".join(lines)
 
 
-def zoo_report(models: tuple[str, ...] | list[str] = DEFAULT_MODELS, out_dir: str | Path | None = None) -> list[ZooEntry]:
-    """Describe each model; with ``out_dir``, write ``zoo.md`` and ``zoo.json`` there."""
+def zoo_report(models: tuple[str, ...] | list[str] = DEFAULT_MODELS, out_dir: str | Path | None = None,
+               command: str = "edge-sdk zoo") -> list[ZooEntry]:
+    """Describe each model; with ``out_dir``, write ``zoo.md`` and ``zoo.json`` (with ``command``) there."""
     from tqdm import tqdm
 
     entries = [describe(m) for m in tqdm(list(models), desc="zoo", unit="model")]
@@ -88,6 +89,6 @@ def zoo_report(models: tuple[str, ...] | list[str] = DEFAULT_MODELS, out_dir: st
         note = ("Counted with torch.utils.flop_counter (matmul/conv/attention; element-wise ops not counted), "
                 "one forward at the native input; FLOPs = 2 x MACs. Deployed = after reparameterize().")
         write_atomic(out / "zoo.md", to_markdown(entries) + f"\n\n{note}\n")
-        write_atomic(out / "zoo.json", json.dumps({"machine": machine(), "note": note,
+        write_atomic(out / "zoo.json", json.dumps({"command": command, "machine": machine(), "note": note,
                                                         "models": [asdict(e) for e in entries]}, indent=2))
     return entries

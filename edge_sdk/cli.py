@@ -127,7 +127,9 @@ def top_help() -> str:
 def _zoo(cfg) -> int:
     from .benchmarks.zoo import DEFAULT_MODELS, to_markdown, zoo_report
 
-    entries = zoo_report(list(cfg.models) or DEFAULT_MODELS, out_dir=cfg.out)
+    command = "edge-sdk zoo" + (f" --models {','.join(cfg.models)}" if cfg.models else "") + \
+        (f" --out {cfg.out}" if cfg.out else "")
+    entries = zoo_report(list(cfg.models) or DEFAULT_MODELS, out_dir=cfg.out, command=command)
     print(to_markdown(entries))
     if cfg.out:
         print(f"\nwrote {cfg.out}/zoo.md and {cfg.out}/zoo.json")

@@ -180,8 +180,9 @@ def copy_atomic(src: Path, dst: Path) -> Path:
 
 
 def build(prep, path: Path, target, opts, ctx: dict) -> dict:
-    """The ``onnx-*`` rows: the float ONNX as it is, converted to fp16 (``options.convert``), or int8 QDQ with
-    uint8 activations (``target.calibration``), as ONNX Runtime recommends on x86 CPUs."""
+    """The ``onnx-*`` rows (and the start of the ``tensorrt-*`` ones): the float ONNX as it is, converted to fp16
+    (``options.convert``), or int8 QDQ (``target.calibration``): uint8 activations, as ONNX Runtime recommends on
+    x86 CPUs, or symmetric int8 with float biases where the row says so (TensorRT's explicit quantization)."""
     src, steps, info = float_onnx(prep, opts, ctx)
     t = time.perf_counter()
     if target.options.get("convert") == "float16":
@@ -189,7 +190,9 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
         steps["fp16_s"] = round(time.perf_counter() - t, 2)
     elif target.calibration:
         info["quantization"] = quantize_int8(src, path, ctx["calib"].batches(1), method=opts.calib_method,
-                                             keep_float=list(opts.keep_float), symmetric=False, quantize_bias=True)
+                                             keep_float=list(opts.keep_float),
+                                             symmetric=target.options.get("symmetric", False),
+                                             quantize_bias=target.options.get("quantize_bias", True))
         steps["quantize_s"] = round(time.perf_counter() - t, 2)
     else:
         copy_atomic(src, path)

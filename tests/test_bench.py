@@ -183,9 +183,10 @@ def test_cli_gate_exit_code_follows_the_baseline(tiny_bench, tmp_path):
     args = ["bench", "--models", TINY, "--targets", "torch,onnx-fp32", "--threads", "1", "--warmup", "2", "--runs", "8",
             "--out", str(out), "--reference", "torch"]
     generous = copy.deepcopy(base)
-    for r in generous["results"]:
-        if r["target"] == "onnx-fp32":
-            r["latency_ms"]["p50"] *= 3  # the baseline was 3x slower relative to torch: now is an improvement
+    for r in (r for r in generous["results"] if r.get("latency_ms")):
+        # 3x slower relative to torch, and torch 3x slower relative to the matmul probe (the torch row's own
+        # reference): now is an improvement on both, whatever a busy machine does to one 8-run sample
+        r["latency_ms"]["p50"] *= 9 if r["target"] == "onnx-fp32" else 3
     (tmp_path / "generous.json").write_text(json.dumps(generous))
     assert cli_main(args + ["--baseline", str(tmp_path / "generous.json")]) == 0
     strict = copy.deepcopy(base)

@@ -21,7 +21,6 @@ The table is data the caller passes in (its path), never a copy kept in this pac
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from .checks import UNCHECKED, check_onnx_for_tensorrt, format_report
@@ -54,19 +53,11 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
     """The ``tensorrt-*`` rows: the float ONNX (fp16 is a builder flag), or int8 as explicit symmetric Q/DQ with
     float biases; checked against the operator table; where TensorRT is installed, the engine is built too and
     gets its own manifest (``runtime_artifact``: what bench measures)."""
-    from ..onnx import copy_atomic, float_onnx, quantize_int8
+    from ..onnx import build as onnx_build
 
-    src, steps, info = float_onnx(prep, opts, ctx)
-    t = time.perf_counter()
-    if target.calibration:
-        info["quantization"] = quantize_int8(src, path, ctx["calib"].batches(1), method=opts.calib_method,
-                                             keep_float=list(opts.keep_float), symmetric=True, quantize_bias=False)
-        steps["quantize_s"] = round(time.perf_counter() - t, 2)
-    else:
-        copy_atomic(src, path)
-    info["tensorrt"] = _checks(path, target, opts)
-    engine = info["tensorrt"].get("engine")
-    result = {"steps": steps, **info}
+    result = onnx_build(prep, path, target, opts, ctx)  # the row's options: symmetric int8, float biases
+    result["tensorrt"] = _checks(path, target, opts)
+    engine = result["tensorrt"].get("engine")
     if engine:
         result["post_manifest"] = lambda: write_engine_manifest(path, engine["engine"], engine)
         result["runtime_artifact"] = engine["engine"]
