@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edge-sdk-installed
 
-.PHONY: demo zoo test install assets bench bench-ci clean
+.PHONY: demo zoo docs test install assets bench bench-ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: assets
 zoo: assets
 	$(VENV)/bin/edge-sdk zoo --out runs/zoo
 
+# The docs' measured tables, re-rendered from the JSON in docs/data/ (copied there from runs/zoo, runs/bench and
+# runs/parity); tests/test_docs.py fails when a table and its data differ.
+docs: $(STAMP)
+	$(PY) -m edge_sdk.benchmarks.render
+
 test: assets
 	$(PY) -m pytest -q tests
 
@@ -46,13 +51,13 @@ BENCH_CACHE ?= runs/bench-cache
 
 # The README's benchmark table: every target this machine can run, three students, 100 timed runs each.
 bench: assets
-	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9,repvit_m1_1 --targets all --threads 2 \
+	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9_student,repvit_m1_1_student --targets all --threads 2 \
 	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench $(if $(SAMPLES),--e2e $(SAMPLES)/western_fake.mp4,)
 
 # CI's quick bench (.ci/run): B0 and RepViT-M0.9, ONNX and ExecuTorch fp32/int8, 20 runs; fails on a parity
 # regression against the committed baseline (speed is reported as ratios to eager PyTorch, not gated).
 bench-ci: assets
-	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9 \
+	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9_student \
 	    --targets torch,onnx-fp32,onnx-int8,executorch-fp32,executorch-int8 --warmup 3 --runs 20 \
 	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench-ci --baseline benchmarks/baselines/ci-quick.json \
 	    --gate parity

@@ -48,9 +48,9 @@ TORCH = target_table.REFERENCE  # the eager PyTorch row every ratio is taken aga
 PUBLISHED = {
     "ms_eff_gcvit_b0": {"macs_g": 0.87, "source": "DeepGuard README (its \"0.87 GFLOPs\" are MACs)"},
     "ms_eff_gcvit_b5": {"macs_g": 13.64, "source": "DeepGuard README (its \"13.64 GFLOPs\" are MACs)"},
-    "repvit_m0_9": {"macs_g": 0.8, "latency_ms": 0.9, "where": "iPhone 12, Core ML", "source": "RepViT paper"},
-    "repvit_m1_0": {"macs_g": 1.1, "latency_ms": 1.0, "where": "iPhone 12, Core ML", "source": "RepViT paper"},
-    "repvit_m1_1": {"macs_g": 1.3, "latency_ms": 1.1, "where": "iPhone 12, Core ML", "source": "RepViT paper"},
+    "repvit_m0_9_student": {"macs_g": 0.8, "latency_ms": 0.9, "where": "iPhone 12, Core ML", "source": "RepViT paper"},
+    "repvit_m1_0_student": {"macs_g": 1.1, "latency_ms": 1.0, "where": "iPhone 12, Core ML", "source": "RepViT paper"},
+    "repvit_m1_1_student": {"macs_g": 1.3, "latency_ms": 1.1, "where": "iPhone 12, Core ML", "source": "RepViT paper"},
 }
 STATUS = ("ok", "parity failed", "failed to run", "failed to export", "not available here")
 
@@ -202,7 +202,7 @@ def export_targets(case: ModelCase, names: list[str], calib: str | None, calib_s
     from edge_sdk.fileio import write_atomic
 
     records, todo = {}, []
-    calib_key = {"calib": None if calib is None else str(calib), "calib_size": calib_size}
+    calib_key = {"calib": None if calib is None else str(calib), "calib_size": calib_size, "variants": True}
     for name in names:
         t = target_table.get(name)
         path = case.cache / t.name / f"{case.name}{t.suffix}"

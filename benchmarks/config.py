@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from edge_sdk.config import check_range, comma_list
 from edge_sdk.errors import InputError
 
-DEFAULT_MODELS = ("ms_eff_gcvit_b0", "repvit_m0_9", "repvit_m1_1")
+DEFAULT_MODELS = ("ms_eff_gcvit_b0", "repvit_m0_9_student", "repvit_m1_1_student")
 DEFAULT_TARGETS = ("torch", "onnx-fp32", "onnx-fp16", "onnx-int8", "executorch-fp32", "executorch-int8",
                    "coreml-fp16", "tensorrt-fp16", "tensorrt-int8")
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from edge_sdk.errors import InputError
 from edge_sdk.fileio import write_atomic
 
-STUDENTS = ("ms_eff_gcvit_b0", "repvit_m0_9")
+STUDENTS = ("ms_eff_gcvit_b0", "repvit_m0_9_student")
 
 
 B0_ET_SKIP = ("quantizing and lowering B0 to ExecuTorch int8 takes about 2.5 minutes on 2 cores (149-156 s measured), "
@@ -72,14 +72,14 @@ class Plan:
     skip: dict = field(default_factory=lambda: {("ms_eff_gcvit_b0", "executorch-int8"): B0_ET_SKIP})
     runs: int = 10
     video_frames: int = 48
-    detect_model: str = "repvit_m0_9"
+    detect_model: str = "repvit_m0_9_student"
     detect_target: str = "executorch-int8"
 
     @classmethod
     def make(cls, fast: bool = False, teacher: str = "b5") -> "Plan":
         if teacher not in TEACHERS:
             raise InputError(f"--teacher {teacher!r}: use one of {', '.join(TEACHERS)}")
-        plan = cls(variants=6, teacher_steps=2, teacher_batch=2, students=("repvit_m0_9",), student_epochs=1,
+        plan = cls(variants=6, teacher_steps=2, teacher_batch=2, students=("repvit_m0_9_student",), student_epochs=1,
                    student_steps=2, student_batch=4, targets=("torch", "onnx-fp32", "onnx-int8", "tensorrt-fp16"),
                    runs=5, video_frames=16, detect_target="onnx-int8") if fast else cls()
         plan.teacher = TEACHERS[teacher]
@@ -109,7 +109,7 @@ class Stages:
 
     A stage is reused when its ``stage.json`` exists, it was made with the same key (plan settings and inputs) and
     no earlier stage was redone in this run; otherwise it runs again. ``progress`` gets one line per stage event
-    and, while a stage runs, lines saying how far it is: ``[demo 3/6 students  40%] repvit_m0_9 distilled: ...``.
+    and, while a stage runs, lines saying how far it is: ``[demo 3/6 students  40%] repvit_m0_9_student distilled: ...``.
     """
 
     def __init__(self, out: Path, fresh: bool, progress, capture: bool = False):

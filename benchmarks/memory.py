@@ -5,7 +5,7 @@ while decoding (JPEG draft) or right after (Pillow's reduce, OpenCV for 16-bit),
 refuses images above Pillow's decompression-bomb limit. This writes such images and measures the peak resident
 memory (VmHWM) of a process that runs ``Detector.path`` on one of them, beside the same process on a small photo.
 
-    python -m edge_sdk.benchmarks.memory --model artifacts/onnx-fp32/repvit_m0_9.onnx --out runs/memory
+    python -m edge_sdk.benchmarks.memory --model artifacts/onnx-fp32/repvit_m0_9_student.onnx --out runs/memory
 """
 
 from __future__ import annotations

@@ -17,14 +17,15 @@ import time
 from pathlib import Path
 
 
-def run_case(model: str, target_names: list[str], data: str, out: Path) -> list[dict]:
+def run_case(model: str, target_names: list[str], data: str, out: Path, calib_variants: bool = True) -> list[dict]:
     from edge_sdk.export import export
 
     t0 = time.perf_counter()
-    records = export(model, formats=target_names, out=out, calib=data, verify_data=data, parity_crops=64)
+    records = export(model, formats=target_names, out=out, calib=data, verify_data=data, parity_crops=64,
+                     calib_variants=calib_variants)
     label = model
     if Path(model).is_file():  # a checkpoint: its architecture and where it was trained
-        arch = next((json.loads((Path(r["path"]).parent / "manifest.json").read_text())["model"]
+        arch = next((json.loads((Path(r["path"]).parent / "manifest.json").read_text())["model"]["name"]
                      for r in records if r["ok"]), Path(model).stem)
         label = f"{arch} (trained: {Path(model).parent.parent.name}/{Path(model).parent.name})"
     rows = []
@@ -44,16 +45,17 @@ def to_markdown(doc: dict) -> str:
     m = doc["machine"]
     lines = [f"`{doc['command']}`", "", f"Machine: {m['cpu']}, {m['cores']} cores; {m['when']}.", "",
              "| model | target | parity | inputs | max abs d logit | worst kind | agreement | Spearman | abs AUC change | "
-             "logit spread |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "logit spread | export (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
         if not r["ok"]:
             lines.append(f"| {r.get('label') or r['model']} | {r['target']} | export failed: {(r['error'] or '')[:80]} "
-                         "| | | | | | | |")
+                         "| | | | | | | | |")
             continue
         f = (lambda v, fmt: "-" if v is None else format(v, fmt))
         lines.append(f"| {r.get('label') or r['model']} | {r['target']} | {r['status']} | {r['n'] or '-'} | "
                      f"{f(r['max_abs_logit'], '.2e')} | {r['worst_kind'] or '-'} | {f(r['agreement'], '.1%')} | "
-                     f"{f(r['spearman'], '.4f')} | {f(r.get('auc_delta'), '.4f')} | {f(r['reference_spread'], '.3g')} |")
+                     f"{f(r['spearman'], '.4f')} | {f(r.get('auc_delta'), '.4f')} | {f(r['reference_spread'], '.3g')} | "
+                     f"{f(r.get('export_s'), '.1f')} |")
     return "\n".join(lines)
 
 
@@ -63,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--case", action="append", required=True, metavar="MODEL:TARGET,TARGET",
                    help="a zoo name or checkpoint and the targets to check (repeatable)")
     p.add_argument("--out", default="runs/parity")
+    p.add_argument("--append", action="store_true",
+                   help="keep the rows of other cases already in <out>/parity.json (a run done in parts)")
+    p.add_argument("--no-calib-variants", action="store_true",
+                   help="calibrate int8 on the face crops alone (export's --no-calib-variants), for comparison")
     args = p.parse_args(argv)
     from edge_sdk.fileio import to_json, write_atomic
 
@@ -70,9 +76,14 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     rows = []
+    if args.append and (out / "parity.json").is_file():
+        new = {case.rpartition(":")[0] for case in args.case}
+        rows = [r for r in json.loads((out / "parity.json").read_text())["rows"] if r["model"] not in new]
     for case in args.case:
         model, _, names = case.rpartition(":")
-        rows += run_case(model, [n for n in names.split(",") if n], args.data, out / Path(model).stem)
+        folder = Path(model).parent.name if Path(model).is_file() else model  # teacher/best.pt -> teacher
+        rows += run_case(model, [n for n in names.split(",") if n], args.data, out / folder,
+                         calib_variants=not args.no_calib_variants)
         write_atomic(out / "parity.json", to_json({"rows": rows}, indent=2))  # what is done so far survives a kill
     doc = {"command": "python -m edge_sdk.benchmarks.parity_report " + " ".join(argv or []), "machine": machine(),
            "rows": rows}

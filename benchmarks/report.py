@@ -158,13 +158,13 @@ def sections(summary: dict, out: Path) -> list[tuple]:
     s += [("h2", "Next: your own data"),
           ("pre", "edge-sdk prepare /data/FaceForensics++ --out data/ffpp --frames 20 --compression c23\n"
                   "edge-sdk train --index data/ffpp --recipe deepguard_b5 --out runs/b5\n"
-                  "edge-sdk distill --index data/ffpp --teacher runs/b5/best.pt --student repvit_m0_9 --out runs/r09 "
+                  "edge-sdk distill --index data/ffpp --teacher runs/b5/best.pt --student repvit_m0_9_student --out runs/r09 "
                   "--baseline\n"
-                  "edge-sdk export --model repvit_m0_9 --weights runs/r09/best.pt --target executorch --precision int8 "
+                  "edge-sdk export --model repvit_m0_9_student --weights runs/r09/best.pt --target executorch --precision int8 "
                   "--calib data/ffpp/crops --out artifacts/\n"
-                  "edge-sdk bench --models repvit_m0_9 --weights runs/r09/best.pt --data data/ffpp/crops\n"
-                  "edge-sdk detect clip.mp4 --model artifacts/executorch-int8/repvit_m0_9.pte\n"
-                  "edge-sdk camera --model artifacts/executorch-int8/repvit_m0_9.pte")]
+                  "edge-sdk bench --models repvit_m0_9_student --weights runs/r09/best.pt --data data/ffpp/crops\n"
+                  "edge-sdk detect clip.mp4 --model artifacts/executorch-int8/repvit_m0_9_student.pte\n"
+                  "edge-sdk camera --model artifacts/executorch-int8/repvit_m0_9_student.pte")]
     return s
 
 

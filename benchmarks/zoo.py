@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .machine import machine
 
-DEFAULT_MODELS = ("ms_eff_gcvit_b0", "ms_eff_gcvit_b5", "repvit_m0_9", "repvit_m1_1", "clip_fcg_vit_b16")
+DEFAULT_MODELS = ("ms_eff_gcvit_b0", "ms_eff_gcvit_b5", "repvit_m0_9_student", "repvit_m1_1_student", "clip_fcg_vit_b16")
 
 
 @dataclass

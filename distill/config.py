@@ -145,7 +145,7 @@ class DistillArgs(TrainArgs):
     recipe: str = "student"
     """built-in recipe or a YAML file; its values are the defaults"""
     student: Optional[str] = None
-    """the student's zoo name (ms_eff_gcvit_b0, repvit_m0_9, repvit_m1_1, ...); the same as --model"""
+    """the student's zoo name (ms_eff_gcvit_b0, repvit_m0_9_student, repvit_m1_1_student, ...); the same as --model"""
     baseline: bool = False
     """also train the same student without the teacher (same data, steps, seed) into OUT/baseline and write
     OUT/comparison.json with teacher, distilled and plain AUC"""

@@ -2,7 +2,7 @@
 
     edge-sdk train --index data/ffpp --model ms_eff_gcvit_b5 --recipe deepguard_b5 --out runs/b5
     torchrun --nproc_per_node 8 -m edge_sdk train --index data/ffpp --model ms_eff_gcvit_b5 --out runs/b5
-    edge-sdk distill --index data/ffpp --teacher runs/b5/best.pt --student repvit_m0_9 --out runs/r09
+    edge-sdk distill --index data/ffpp --teacher runs/b5/best.pt --student repvit_m0_9_student --out runs/r09
 
 One loop serves both: AdamW with the recipe's parameter groups (DeepGuard's four learning rates
 and weight decays for MS-Eff-GCViT; no decay on norms, biases and position-bias tables), cosine

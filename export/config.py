@@ -17,7 +17,7 @@ class ExportConfig:
     """Export a model to the targets of the target table, each with a manifest and a parity check."""
 
     model: str
-    """zoo name (e.g. ms_eff_gcvit_b0, repvit_m0_9) or a checkpoint that records its model (best.pt of train)"""
+    """zoo name (e.g. ms_eff_gcvit_b0, repvit_m0_9_student) or a checkpoint that records its model (best.pt of train)"""
     weights: Optional[str] = None
     """checkpoint for a zoo name; None: random initialisation (said on stderr and in the manifest)"""
     target: str = "onnx"
@@ -29,9 +29,12 @@ class ExportConfig:
     calib: Optional[str] = None
     """folder of face images or videos for calibration, 'packaged' (face photos shipped in installed packages), or 'random'"""
     calib_size: int = 512
-    """most calibration crops"""
+    """most calibration inputs (with --calib-variants, a face crop and its 7 variants count 8)"""
     calib_method: Literal["minmax", "entropy", "percentile"] = "minmax"
     """ONNX int8 calibration method"""
+    calib_variants: bool = True
+    """calibrate on each face crop's hard variants too (dark, bright, low/high contrast, JPEG q8, grey, the whole
+    frame), the kinds the parity set checks; off: the face crops alone"""
     keep_float: repeatable(tuple[str, ...]) = ()
     """ONNX int8: keep nodes whose name or op type matches this glob in float (repeatable)"""
     verify_data: Optional[str] = None

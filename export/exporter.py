@@ -121,8 +121,10 @@ def export(model=None, cfg: ExportConfig | None = None, *, name: str | None = No
         calib = PACKAGED
     calib_set = None
     if calib is not None:
-        t = time.perf_counter()  # the few packaged photos are calibrated with their hard variants too
-        calib_set = model_inputs(calib, prep, limit=cfg.calib_size, parity=calib == PACKAGED)
+        t = time.perf_counter()  # with the hard variants: activation ranges cover what the parity set checks
+        variants = cfg.calib_variants or calib == PACKAGED  # 8 inputs per face crop: calib_size stays the total
+        calib_set = model_inputs(calib, prep, limit=max(1, cfg.calib_size // 8) if variants else cfg.calib_size,
+                                 parity=variants)
         _log(f"calibration: {calib_set.summary['crops']} inputs from {calib_set.summary['source']} in "
              f"{time.perf_counter() - t:.1f} s")
     source = cfg.verify_data or calib or PACKAGED

@@ -104,7 +104,7 @@ def test_cached_artifacts_are_reused_and_a_new_seed_invalidates_them(tiny_bench,
     assert not (out / "latency.png").exists()  # nothing measured: no stale plot from the earlier run
 
 
-@pytest.mark.parametrize("model", ["ms_eff_gcvit_b0", "repvit_m0_9"])
+@pytest.mark.parametrize("model", ["ms_eff_gcvit_b0", "repvit_m0_9_student"])
 def test_macs_agree_with_the_zoo_report(model, tmp_path):
     from edge_sdk.benchmarks.zoo import describe
 

@@ -36,16 +36,16 @@ def test_the_fast_demo_runs_every_stage_on_real_faces(demo):
         ticks = [m for m in messages if m.startswith(f"[demo {i}/6 {name} ")]
         pct = [int(re.match(r"\[demo \d/6 \w+ +(\d+)%\]", m).group(1)) for m in ticks]
         assert len(ticks) >= 2 and pct == sorted(pct) and pct[-1] >= 90, (name, ticks)
-    assert any("repvit_m0_9 distilled: epoch 1/1 step 2/2" in m for m in messages)
-    assert any("repvit_m0_9 plain: epoch 1/1 validated" in m for m in messages)
-    assert any("repvit_m0_9 onnx-int8: exporting and checking parity" in m for m in messages)
-    assert any("repvit_m0_9 onnx-int8: ok" in m for m in messages)
+    assert any("repvit_m0_9_student distilled: epoch 1/1 step 2/2" in m for m in messages)
+    assert any("repvit_m0_9_student plain: epoch 1/1 validated" in m for m in messages)
+    assert any("repvit_m0_9_student onnx-int8: exporting and checking parity" in m for m in messages)
+    assert any("repvit_m0_9_student onnx-int8: ok" in m for m in messages)
     # data: the three packaged people, Grace Hopper validating, crops found by the face detector in each photo
     assert set(st["data"]["sources"]) == {"astronaut", "cameraman", "grace_hopper"}
     assert st["data"]["crops"]["val"]["real"] >= 4 and st["data"]["crops"]["train"]["real"] >= 8
     # teacher and students scored on the same validation faces, the student distilled and plain
-    rep = st["students"]["models"]["repvit_m0_9"]
-    assert rep["teacher"]["model"] == "ms_eff_gcvit_b5" and rep["distilled"]["model"] == "repvit_m0_9"
+    rep = st["students"]["models"]["repvit_m0_9_student"]
+    assert rep["teacher"]["model"] == "ms_eff_gcvit_b5" and rep["distilled"]["model"] == "repvit_m0_9_student"
     assert all(0.0 <= rep[r]["auc"] <= 1.0 for r in ("teacher", "distilled", "plain"))
     assert Path(rep["plain"]["checkpoint"]).parent.name == "baseline"
     # export + bench: parity against PyTorch on the demo's crops
@@ -71,7 +71,7 @@ def test_a_second_run_reuses_finished_stages(demo):
     messages: list[str] = []
     again = run_demo(out, fast=True, progress=messages.append)
     assert sum("reused" in m for m in messages) == 5
-    a, b = (r["stages"]["students"]["models"]["repvit_m0_9"]["distilled"] for r in (again, first))
+    a, b = (r["stages"]["students"]["models"]["repvit_m0_9_student"]["distilled"] for r in (again, first))
     assert a["auc"] == b["auc"] and a["checkpoint"] == b["checkpoint"] and again["total_s"] < 60
 
 
@@ -94,7 +94,7 @@ def test_the_clip_teacher_redoes_the_stages_after_data_and_distils_through_clip_
     assert st["data"]["sources"]["astronaut"]["videos"] == 1  # one 8-frame pan-and-zoom clip of each photo
     assert st["data"]["crops"]["train"]["real"] >= first["stages"]["data"]["crops"]["train"]["real"] + 12
     assert st["teacher"]["model"] == "clip_fcg_vit_b16" and st["teacher"]["video"]
-    rep = st["students"]["models"]["repvit_m0_9"]
+    rep = st["students"]["models"]["repvit_m0_9_student"]
     assert rep["teacher"]["model"] == "clip_fcg_vit_b16" and rep["teacher"]["scored"].endswith("clips")
     assert rep["distilled"]["scored"].endswith("crops") and 0.0 <= rep["teacher"]["auc"] <= 1.0
     cache = list((tmp_path / "demo" / "students" / "teacher_cache").glob("teacher-*.json"))
@@ -117,7 +117,7 @@ def test_the_console_display_overwrites_progress_lines_on_a_terminal():
     for stream, tty in ((Tty(), True), (io.StringIO(), False)):
         show = console_progress(stream)
         show("[demo 3/6] students ...")
-        show("[demo 3/6 students  40%] repvit_m0_9 distilled: epoch 1/2 step 2/5, loss 0.690")
+        show("[demo 3/6 students  40%] repvit_m0_9_student distilled: epoch 1/2 step 2/5, loss 0.690")
         show("[demo 3/6] students: done in 12 s")
         text = stream.getvalue()
         if tty:  # the progress line is rewritten in place, the stage lines stay

@@ -100,7 +100,7 @@ def test_one_opencv_and_it_is_the_pinned_headless_build():
 def test_every_zoo_model_has_a_card_read_by_create_explain_and_manifests():
     import edge_sdk.models as zoo
 
-    assert set(zoo.zoo()) >= {"ms_eff_gcvit_b0", "ms_eff_gcvit_b5", "repvit_m0_9", "repvit_m1_1", "clip_fcg_vit_b16",
+    assert set(zoo.zoo()) >= {"ms_eff_gcvit_b0", "ms_eff_gcvit_b5", "repvit_m0_9_student", "repvit_m1_1_student", "clip_fcg_vit_b16",
                               "clip_fcg_vit_l14"}
     for name in zoo.zoo():
         c = zoo.card(name)
@@ -111,20 +111,39 @@ def test_every_zoo_model_has_a_card_read_by_create_explain_and_manifests():
     assert zoo.card("clip_fcg_vit_b16").kind == "clip" and "research-only" in zoo.card("clip_fcg_vit_b16").licence.code
     assert "MIT" in zoo.card("ms_eff_gcvit_b0").licence.code
     assert "research use only" in zoo.card("ms_eff_gcvit_b0").weights_licence("ffpp")
-    model = zoo.create_model("repvit_m0_9")
+    model = zoo.create_model("repvit_m0_9_student")
     assert hasattr(model.head, "head_dist")  # the card's defaults: timm's distillation head
-    for name in ("ms_eff_gcvit_b0", "repvit_m0_9"):  # every explain layer the card names exists in the model
+    for name in ("ms_eff_gcvit_b0", "repvit_m0_9_student"):  # every explain layer the card names exists in the model
         m = zoo.create_model(name)
         for layer in zoo.card(name).explain.values():
             m.get_submodule(layer.module)
+
+
+def test_students_have_their_own_timm_names_and_timms_names_stay_timms():
+    import timm
+    import torch
+
+    import edge_sdk.models as zoo
+
+    student = timm.create_model("repvit_m0_9_student").eval()
+    assert student.head.head.l.out_features == 1 and hasattr(student.head, "head_dist")  # one logit, distillation
+    assert student(torch.zeros(1, 3, 224, 224)).shape == (1, 1)
+    imagenet = timm.create_model("repvit_m0_9")  # timm's own name still means timm's ImageNet model
+    assert imagenet.head.head.l.out_features == 1000
+    assert set(student.state_dict()) == set(imagenet.state_dict())  # the same network, a new head
+    assert zoo.card("repvit_m0_9_student").role == "student" and zoo.card("repvit_m0_9").family == "timm"
+    assert set(zoo.STUDENTS) <= set(timm.list_models("*_student"))
+    # the student's pretrained tags are timm's ImageNet weights (fetched from timm's hub repo, new head)
+    assert "repvit_m0_9_student.dist_300e_in1k" in timm.list_pretrained("repvit_m0_9_student*")
+    assert zoo.create_model("repvit_m1_1_student").head.head_dist.l.out_features == 1
 
 
 def test_unknown_model_gets_a_suggestion():
     from edge_sdk.errors import InputError
     from edge_sdk.models import card
 
-    with pytest.raises(InputError, match="did you mean 'repvit_m0_9'"):
-        card("repvit_m09")
+    with pytest.raises(InputError, match="did you mean 'repvit_m0_9_student'"):
+        card("repvit_m0_9_studnet")
 
 
 # ---------------------------------------------------------------------------------------------- the target table
@@ -250,9 +269,9 @@ def test_option_errors_give_the_allowed_range_and_config_files_fill_defaults(tmp
         assert main(argv) == 2
         assert msg in capsys.readouterr().err
     cfg_file = tmp_path / "bench.yaml"
-    cfg_file.write_text("runs: 7\nmodels: [repvit_m0_9]\n")
+    cfg_file.write_text("runs: 7\nmodels: [repvit_m0_9_student]\n")
     verb, cfg = parse(["bench", "--config", str(cfg_file), "--warmup", "2"])
-    assert verb == "bench" and cfg.runs == 7 and cfg.warmup == 2 and cfg.models == ("repvit_m0_9",)
+    assert verb == "bench" and cfg.runs == 7 and cfg.warmup == 2 and cfg.models == ("repvit_m0_9_student",)
     _, cfg = parse(["train", "--index", "i", "--recipe", "deepguard_b0", "--epochs", "3"])
     assert cfg.epochs == 3 and cfg.group_lr["backbone"] == 5e-4  # the recipe's groups, the command line's epochs
     with pytest.raises(SystemExit):

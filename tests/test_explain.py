@@ -14,7 +14,7 @@ from edge_sdk.explain import Explainer, explain, randomized_head_correlations
 from tests.conftest import shared_path
 
 CASES = [("ms_eff_gcvit_b0", "low"), ("ms_eff_gcvit_b0", "high"), ("ms_eff_gcvit_b0", "backbone"),
-         ("repvit_m0_9", "last")]
+         ("repvit_m0_9_student", "last")]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def models():
     from edge_sdk.models import create_model
 
     out = {}
-    for name in ("ms_eff_gcvit_b0", "repvit_m0_9"):
+    for name in ("ms_eff_gcvit_b0", "repvit_m0_9_student"):
         torch.manual_seed(0)
         out[name] = create_model(name).eval()
     return out
@@ -68,7 +68,7 @@ def test_heatmaps_change_when_the_head_is_randomised(name, branch, models, face_
 
 def test_unknown_branch_and_method_are_clear_errors(models):
     with pytest.raises(InputError, match="has no branch 'low'.*last"):
-        Explainer(models["repvit_m0_9"], branch="low")
+        Explainer(models["repvit_m0_9_student"], branch="low")
     with pytest.raises(InputError, match="unknown CAM method 'fancycam'"):
         Explainer(models["ms_eff_gcvit_b0"], method="fancycam")
 
@@ -91,10 +91,10 @@ def test_explain_writes_pngs_and_a_page_per_face(models, tmp_path):
 
 
 def test_video_explains_the_most_suspicious_frames(models, sample_clip, tmp_path):
-    (r,) = explain([sample_clip], models["repvit_m0_9"], out=tmp_path, frames=6, top=2)
+    (r,) = explain([sample_clip], models["repvit_m0_9_student"], out=tmp_path, frames=6, top=2)
     frames = [f["frame"] for f in r["faces"]]
     assert r["kind"] == "video" and len(set(frames)) == 2
-    ex = Explainer(models["repvit_m0_9"])
+    ex = Explainer(models["repvit_m0_9_student"])
     p = [f["p_fake"] for f in r["faces"]]
     assert p == sorted(p, reverse=True)  # most suspicious first
     assert ex.branch == "last"
@@ -104,7 +104,7 @@ def test_an_exported_artifact_is_explained_through_its_recorded_checkpoint(model
     from edge_sdk import manifest
     from edge_sdk.preprocess import CropSpec
 
-    model = models["repvit_m0_9"]
+    model = models["repvit_m0_9_student"]
     ckpt = tmp_path / "r.pth"
     torch.save(model.state_dict(), ckpt)
     artifact = tmp_path / "r.onnx"
@@ -114,7 +114,7 @@ def test_an_exported_artifact_is_explained_through_its_recorded_checkpoint(model
         (tmp_path / folder).mkdir()
         a = tmp_path / folder / "r.onnx"
         a.write_bytes(artifact.read_bytes())
-        m = manifest.build(a, model="repvit_m0_9", target="onnx", precision="fp32", crop=spec,
+        m = manifest.build(a, model="repvit_m0_9_student", target="onnx", precision="fp32", crop=spec,
                            input_shape=[1, 3, 224, 224], checkpoint=checkpoint)
         manifest.write(m, a.parent / "manifest.json")
     with pytest.raises(InputError, match="need gradients.*--weights"):
@@ -124,7 +124,7 @@ def test_an_exported_artifact_is_explained_through_its_recorded_checkpoint(model
     with torch.no_grad():
         want = float(model(torch.from_numpy(ex.spec.to_tensor(x)))[0, 0])
     assert ex.scores(x)[0] == pytest.approx(want, abs=1e-5)
-    assert Explainer(tmp_path / "none" / "r.onnx", weights=ckpt).name == "repvit_m0_9"
+    assert Explainer(tmp_path / "none" / "r.onnx", weights=ckpt).name == "repvit_m0_9_student"
 
 
 def test_detect_explain_adds_overlays_to_the_records(b0_artifacts, tmp_path):

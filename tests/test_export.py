@@ -30,11 +30,11 @@ def repvit(tmp_path_factory):
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("repvit")
-    ckpt = out / "repvit_m0_9.pth"
-    torch.save(create_model("repvit_m0_9").state_dict(), ckpt)
+    ckpt = out / "repvit_m0_9_student.pth"
+    torch.save(create_model("repvit_m0_9_student").state_dict(), ckpt)
     records = []
     for target in ("onnx", "executorch"):
-        records += export("repvit_m0_9", target=target, precision=None, weights=ckpt, out=out / "artifacts",
+        records += export("repvit_m0_9_student", target=target, precision=None, weights=ckpt, out=out / "artifacts",
                           calib=shared_path("samples"))
     return {"ckpt": ckpt, "out": out, "records": {(r["target"], r["precision"]): r for r in records}}
 
@@ -61,7 +61,8 @@ def test_every_format_runs_in_the_runtime_within_its_limits(which, b0_exports, r
         path = Path(r["path"])
         m = manifest.load(path)  # validates against the schema and checks the sha256
         assert (m["target"], m["precision"]) == key and m["crop"]["size"] == 224
-        assert m["calibration"]["crops"] == crops.summary["crops"] and m["calibration"]["faces_detected"] >= 14
+        assert m["calibration"]["crops"] == 8 * crops.summary["crops"] and m["calibration"]["faces_detected"] >= 14
+        assert set(m["calibration"]["kinds"]) >= {"face", "dark", "bright", "jpeg_q8"}  # what parity checks
         parity = m["parity"]
         assert parity["status"] == "passed", f"{key}: {parity}"
         assert parity["limits"] == targets.get(f"{key[0]}-{key[1]}").parity
@@ -147,7 +148,7 @@ def _sharpened(ckpt, out, crops) -> Path:
     (logits spread ~4e-4 over faces), a trained detector does; this one spreads its logits over about +-1."""
     from edge_sdk.models import create_model, load_checkpoint
 
-    net = create_model("repvit_m0_9").eval()
+    net = create_model("repvit_m0_9_student").eval()
     load_checkpoint(net, str(ckpt))
     heads = [net.head.head.l, net.head.head_dist.l]
     with torch.no_grad():
@@ -180,16 +181,16 @@ def test_verify_catches_a_crop_spec_that_disagrees_with_training(repvit, tmp_pat
     samples = str(shared_path("samples"))
     crops = face_crops(samples, edge_sdk.load(repvit["records"][("onnx", "fp32")]["path"]).crop)
     sharp = _sharpened(repvit["ckpt"], tmp_path, crops)
-    (good,) = export("repvit_m0_9", target="onnx", precision="fp32", weights=sharp, out=tmp_path / "good")
+    (good,) = export("repvit_m0_9_student", target="onnx", precision="fp32", weights=sharp, out=tmp_path / "good")
     before = manifest.load(good["path"])["parity"]
     assert main(["verify", good["path"], "--data", samples]) == 0  # the checkpoint recorded in the manifest is used
     report = json.loads(capsys.readouterr().out)
     assert report["passed"] and report["max_abs_logit"] < 1e-3 and report["recorded"] is False
     assert manifest.load(good["path"])["parity"] == before, "without --record the manifest is left as it was"
 
-    net = create_model("repvit_m0_9")
+    net = create_model("repvit_m0_9_student")
     load_checkpoint(net, str(sharp))
-    (bad,) = export(SwapsChannels(net), target="onnx", precision="fp32", out=tmp_path / "bad", name="repvit_m0_9")
+    (bad,) = export(SwapsChannels(net), target="onnx", precision="fp32", out=tmp_path / "bad", name="repvit_m0_9_student")
     assert bad["ok"] and bad["parity"]["passed"], "the export itself is numerically exact"
     code = main(["verify", bad["path"], "--data", samples, "--weights", str(sharp), "--record"])
     captured = capsys.readouterr()
@@ -201,7 +202,7 @@ def test_verify_catches_a_crop_spec_that_disagrees_with_training(repvit, tmp_pat
 def test_tensorrt_ready_onnx_passes_the_operator_table(repvit, tmp_path):
 
     table = shared_path("fixtures", "tensorrt10_onnx_operators.csv")
-    records = export("repvit_m0_9", target="tensorrt", precision=None, weights=repvit["ckpt"], out=tmp_path,
+    records = export("repvit_m0_9_student", target="tensorrt", precision=None, weights=repvit["ckpt"], out=tmp_path,
                      calib=shared_path("samples"), trt_ops_table=str(table))
     assert [(r["target"], r["precision"], r["ok"]) for r in records] == [("tensorrt", "fp16", True),
                                                                           ("tensorrt", "int8", True)]
@@ -224,14 +225,14 @@ def test_apple_targets_are_built_and_marked_not_run_here(repvit, tmp_path):
 
     from edge_sdk.export.coreml import inspect_mlpackage
 
-    records = export("repvit_m0_9", target="coreml", precision="fp16", weights=repvit["ckpt"], out=tmp_path)
-    records += export("repvit_m0_9", target="executorch-coreml", precision="fp16", weights=repvit["ckpt"], out=tmp_path)
+    records = export("repvit_m0_9_student", target="coreml", precision="fp16", weights=repvit["ckpt"], out=tmp_path)
+    records += export("repvit_m0_9_student", target="executorch-coreml", precision="fp16", weights=repvit["ckpt"], out=tmp_path)
     assert [r["ok"] for r in records] == [True, True], records
     package, pte = (Path(r["path"]) for r in records)
     assert package.is_dir() and package.suffix == ".mlpackage" and pte.suffix == ".pte"
     m = manifest.load(package)  # the directory's sha256 (every file's path and bytes) is checked
     info = inspect_mlpackage(package)
-    assert info["user_defined_metadata"]["edge_sdk.model"] == "repvit_m0_9"
+    assert info["user_defined_metadata"]["edge_sdk.model"] == "repvit_m0_9_student"
     assert json.loads(info["user_defined_metadata"]["edge_sdk.crop"]) == m["crop"]
     (package / "Manifest.json").write_text((package / "Manifest.json").read_text() + " ")
     with pytest.raises(manifest.ManifestError, match="does not match the manifest"):

@@ -23,7 +23,7 @@ from edge_sdk.preprocess import CropSpec  # noqa: E402
 from edge_sdk.export.coreml import (compress_mlpackage, export_coreml, image_normalisation, inspect_mlpackage,  # noqa: E402
                            predict_coreml, save_mlpackage)
 
-MODELS = ("ms_eff_gcvit_b0", "repvit_m0_9")
+MODELS = ("ms_eff_gcvit_b0", "repvit_m0_9_student")
 META = {"edge_sdk.model": "test", "edge_sdk.crop": json.dumps(CropSpec().to_dict()), "edge_sdk.threshold": "0.5"}
 
 
@@ -75,14 +75,14 @@ def built(request, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp(f"coreml-{name}")
     r = {"name": name, "model": model, "example": example, "out": out}
     r["fp16"] = export_coreml(model, out / "fp16" / f"{name}.mlpackage", example, metadata=META)
-    for c in ("int8", "palettize4") + (("palettize6",) if name == "repvit_m0_9" else ()):
+    for c in ("int8", "palettize4") + (("palettize6",) if name == "repvit_m0_9_student" else ()):
         r[c] = compress_mlpackage(r["fp16"]["path"], out / c / f"{name}.mlpackage", c)
     return r
 
 
 @pytest.fixture(scope="module")
 def repvit() -> torch.nn.Module:
-    return _student("repvit_m0_9")
+    return _student("repvit_m0_9_student")
 
 
 # -- fp16 conversion ------------------------------------------------------------------------------

@@ -463,7 +463,7 @@ def test_a_built_engine_gets_its_own_manifest(tmp_path):
     report = {"engine": str(engine), "tensorrt": "10.9.0", "flags": ["FP16"], "seconds": 1.0}
     assert write_engine_manifest(onnx_path, engine, report) is None  # no ONNX manifest: nothing to derive from
     spec = CropSpec.for_model({"input_size": (3, 224, 224), "mean": (0.5,) * 3, "std": (0.5,) * 3})
-    m = manifest.build(onnx_path, model="repvit_m0_9", target="tensorrt", precision="int8", crop=spec,
+    m = manifest.build(onnx_path, model="repvit_m0_9_student", target="tensorrt", precision="int8", crop=spec,
                        input_shape=[1, 3, 224, 224], checkpoint="r.pth", threshold=0.7)
     manifest.write(m, tmp_path / "manifest.json")
     written = write_engine_manifest(onnx_path, engine, report)

@@ -121,7 +121,7 @@ def test_b0_exports_with_no_tensor_above_rank5(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary export file left behind"
 
 
-@pytest.mark.parametrize("name", ["repvit_m0_9", "repvit_m1_1"])
+@pytest.mark.parametrize("name", ["repvit_m0_9_student", "repvit_m1_1_student"])
 def test_repvit_student_one_logit_distillation_head_and_fuse(name):
     model = zoo.create_model(name)
     x = torch.randn(2, 3, 224, 224)
@@ -198,8 +198,8 @@ def test_pretrained_offline_fails_fast_with_instructions(monkeypatch):
     monkeypatch.setattr("timm.models._builder.load_pretrained", hub_offline)
     with pytest.raises(PretrainedWeightsError, match="vit_base_patch16_clip_224.openai"):
         zoo.create_model("clip_fcg_vit_b16", pretrained=True)
-    with pytest.raises(PretrainedWeightsError, match="repvit_m0_9"):
-        zoo.create_model("repvit_m0_9", pretrained=True)
+    with pytest.raises(PretrainedWeightsError, match="repvit_m0_9_student"):
+        zoo.create_model("repvit_m0_9_student", pretrained=True)
 
 
 def test_pretrained_file_loads_a_local_checkpoint(tmp_path):

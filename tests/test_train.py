@@ -87,7 +87,7 @@ def test_teacher_logits_are_cached_and_invalidated_when_the_teacher_changes(inde
     teacher = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "t"), **dict(TINY, epochs=1))).run()
     assert teacher["best"]["epoch"] == 0
     ckpt = tmp_path / "t" / "best.pt"
-    student = dict(TINY, model="repvit_m0_9", epochs=1, teacher=str(ckpt), cache_dir=str(tmp_path / "cache"))
+    student = dict(TINY, model="repvit_m0_9_student", epochs=1, teacher=str(ckpt), cache_dir=str(tmp_path / "cache"))
     teacher_cache.FORWARDS["batches"] = 0
     Trainer(TrainConfig(index=str(index), out=str(tmp_path / "s1"), **student)).run()
     first = teacher_cache.FORWARDS["batches"]
@@ -291,7 +291,7 @@ def test_online_teacher_with_feature_matching_trains_and_resumes_its_projection(
     from edge_sdk.distill import teacher_cache
 
     ckpt = _teacher(index, tmp_path)
-    cfg = dict(TINY, model="repvit_m0_9", teacher=ckpt, teacher_mode="online", feature_weight=1.0, epochs=1,
+    cfg = dict(TINY, model="repvit_m0_9_student", teacher=ckpt, teacher_mode="online", feature_weight=1.0, epochs=1,
                cache_dir=str(tmp_path / "cache"))
     trainer = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "fm"), **cfg))
     assert trainer.proj.in_features == 384 and trainer.proj.out_features == 512  # RepViT-M0.9 -> resnet10t

@@ -35,15 +35,15 @@ def test_flop_counter_counts_a_known_matmul():
 
 
 def test_cli_zoo_writes_markdown_and_json(tmp_path, capsys):
-    assert main(["zoo", "--models", "repvit_m0_9,ms_eff_gcvit_b0", "--out", str(tmp_path)]) == 0
+    assert main(["zoo", "--models", "repvit_m0_9_student,ms_eff_gcvit_b0", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "| ms_eff_gcvit_b0 | 3x224x224 | 8.70 |" in printed
     data = json.loads((tmp_path / "zoo.json").read_text())
     by_name = {m["model"]: m for m in data["models"]}
-    assert set(by_name) == {"repvit_m0_9", "ms_eff_gcvit_b0"}
-    assert by_name["repvit_m0_9"]["deploy_params_m"] < by_name["repvit_m0_9"]["params_m"]
+    assert set(by_name) == {"repvit_m0_9_student", "ms_eff_gcvit_b0"}
+    assert by_name["repvit_m0_9_student"]["deploy_params_m"] < by_name["repvit_m0_9_student"]["params_m"]
     assert data["machine"]["versions"]["torch"].startswith("2.") and data["machine"]["cores"] >= 1
-    assert "| repvit_m0_9 |" in (tmp_path / "zoo.md").read_text()
+    assert "| repvit_m0_9_student |" in (tmp_path / "zoo.md").read_text()
 
 
 def test_cli_unknown_model_exits_2_with_message(tmp_path, capsys):

@@ -1,7 +1,7 @@
 """Model zoo, registered with timm: ``import edge_sdk.models`` then ``timm.create_model(NAME)``.
 
 * ``ms_eff_gcvit_b0`` / ``ms_eff_gcvit_b5``: MS-Eff-GCViT (DeepGuard), image teacher and student.
-* ``repvit_m0_9`` / ``repvit_m1_1`` (timm's own): students, one logit, distillation head on.
+* ``repvit_m0_9_student`` / ``repvit_m1_1_student`` (timm's own): students, one logit, distillation head on.
 * ``clip_fcg_vit_b16`` / ``clip_fcg_vit_l14``: frozen-CLIP video teacher (DFD-FCG style).
 
 Each has a card (:func:`card`); :func:`load` is the one way a checkpoint, a zoo name or an exported artifact

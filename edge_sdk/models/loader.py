@@ -2,7 +2,7 @@
 
     loaded = edge_sdk.models.load("runs/r09/best.pt")          # edge-sdk train / distill checkpoint
     loaded = edge_sdk.models.load("ms_eff_gcvit_b0_ff++.bin")   # a DeepGuard release file (variant inferred)
-    loaded = edge_sdk.models.load("repvit_m0_9", weights="r.pth")
+    loaded = edge_sdk.models.load("repvit_m0_9_student", weights="r.pth")
     loaded = edge_sdk.models.load("artifacts/onnx-int8/b0.onnx")  # the checkpoint its manifest records
     loaded.model, loaded.card, loaded.crop, loaded.size, loaded.threshold, loaded.trained
 
