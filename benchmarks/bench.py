@@ -89,7 +89,7 @@ class ModelCase:
 
         from .zoo import count_flops
 
-        self.name, self.weights, self.seed, self.batch = name, weights, seed, batch
+        self.name, self.weights, self.seed, self.batch, self.data = name, weights, seed, batch, data
         self.loaded = load(name, weights=weights, seed=seed)
         if not self.loaded.trained:
             print(f"[bench] {name}: random weights (seed {seed}, no --weights): latency is real, scores are not",
@@ -219,7 +219,8 @@ def export_targets(case: ModelCase, names: list[str], calib: str | None, calib_s
         try:
             done = export(case.prep.loaded, out=case.cache, formats=todo,
                           calib=calib if any(t.calibration for t in todo) else None, calib_size=calib_size,
-                          threshold=threshold, name=case.name,
+                          threshold=threshold, name=case.name,  # manifests' parity on the bench's own faces
+                          verify_data=case.data if case.data not in (None, "random") else None,
                           trt_ops_table=trt_ops_table, parity_crops=16)
         except Exception as err:  # a whole-model failure (bad calibration data, ...): every target says why
             msg = f"{type(err).__name__}: {err}"

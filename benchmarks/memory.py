@@ -51,9 +51,14 @@ def make_images(folder: Path) -> dict[str, Path]:
     Image.fromarray(big).save(folder / "big_grey16.png")
     out["13000x13000 grey 16-bit PNG (above the limit)"] = folder / "big_grey16.png"
     del big
-    jpg = np.full((8000, 12000, 3), 128, np.uint8)
+    jpg = np.full((8000, 11000, 3), 128, np.uint8)  # 88 M pixels: just under the limit
+    jpg[::50] = 30
     Image.fromarray(jpg).save(folder / "big.jpg", quality=85)
-    out["12000x8000 JPEG"] = folder / "big.jpg"
+    del jpg
+    out["11000x8000 JPEG (under the limit)"] = folder / "big.jpg"
+    jpg = np.full((8000, 12000, 3), 128, np.uint8)
+    Image.fromarray(jpg).save(folder / "bigger.jpg", quality=85)
+    out["12000x8000 JPEG (above the limit)"] = folder / "bigger.jpg"
     return out
 
 

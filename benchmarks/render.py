@@ -73,6 +73,8 @@ RENDERERS = {"bench": _bench, "zoo": _zoo, "parity": _parity, "memory": _memory}
 
 
 def render_file(path: Path) -> str:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the data file a docs table is rendered from does not exist")
     doc = json.loads(path.read_text())
     return RENDERERS[kind(doc)](doc).rstrip() + "\n"
 

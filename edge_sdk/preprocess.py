@@ -193,17 +193,14 @@ def open_image(path: str | Path, max_side: int = MAX_SIDE) -> tuple[np.ndarray, 
 
 
 def _reduce(im, k: int):
-    """``im`` smaller by a whole factor: Pillow's box reduction, or (16-bit modes it cannot reduce) OpenCV's area
-    resize of the same pixels, before any conversion to float or 8 bits."""
+    """``im`` smaller by a whole factor: Pillow's box reduction, or (16-bit modes ``reduce`` refuses) Pillow's box
+    resize to the same size, in place of the pixels' own mode: no array copy, no conversion to float or 8 bits."""
     try:
         return im.reduce(k)
     except ValueError:
-        import cv2
         from PIL import Image
 
-        a = np.asarray(im)
-        return Image.fromarray(cv2.resize(a, (max(1, a.shape[1] // k), max(1, a.shape[0] // k)),
-                                          interpolation=cv2.INTER_AREA))
+        return im.resize((max(1, im.width // k), max(1, im.height // k)), Image.Resampling.BOX)
 
 
 def load_image(path: str | Path) -> np.ndarray:

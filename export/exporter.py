@@ -139,7 +139,9 @@ def export(model=None, cfg: ExportConfig | None = None, *, name: str | None = No
             warnings.simplefilter("ignore")
             parity_set = model_inputs("random", prep, limit=16)
         _log(f"parity on 16 random inputs ({err}); give --verify-data for faces")
-    _log(f"parity set: {parity_set.summary['crops']} inputs ({parity_set.summary.get('kinds') or 'noise'})")
+    what = parity_set.summary.get("kinds") or ("noise" if parity_set.summary.get("source") == "random" else
+                                               f"clips of {prep.signature().get('frames')} crops from videos")
+    _log(f"parity set: {parity_set.summary['crops']} inputs ({what})")
     records = []
     with tempfile.TemporaryDirectory(prefix="edge-sdk-export-") as workdir:
         ctx = {"calib": calib_set, "workdir": workdir}
