@@ -102,6 +102,8 @@ def probe(job: dict) -> dict:
 
 def measure(job: dict) -> dict:
     """Load ``job['artifact']`` and time it: runtime call only, and crop + tensor + call + sigmoid."""
+    import inspect
+
     import numpy as np
 
     threads = job.get("threads")
@@ -111,7 +113,7 @@ def measure(job: dict) -> dict:
 
     cls = backend_class(job["artifact"])
     kwargs = {}
-    if cls.name == "onnxruntime" and threads:
+    if threads and "threads" in inspect.signature(cls.__init__).parameters:  # runtimes with their own thread pool
         kwargs["threads"] = int(threads)
     if cls.name in ("executorch", "torch"):
         import torch

@@ -67,13 +67,13 @@ def load_model(model, weights: str | Path | None = None, arch: str | None = None
     """The PyTorch model behind a module, a zoo name, a checkpoint or an exported artifact (its manifest's
     checkpoint, or ``weights``), through the one loader."""
     from .models import load
-    from .models.loader import EXPORTED
+    from .models.loader import exported_suffixes
 
     p = Path(str(model))
     try:
         return load(model, weights=weights, model=arch)
     except InputError as err:
-        if p.suffix.lower() in EXPORTED:
+        if p.suffix.lower() in exported_suffixes():
             raise InputError(f"{p} is an exported artifact: heatmaps need gradients, so they are made with the PyTorch "
                              f"model, and {err}") from None
         raise

@@ -18,6 +18,10 @@ from pathlib import Path
 from .errors import InputError
 
 
+
+# artifacts that are folders (Core ML packages, OpenVINO IR with its weights)
+FOLDER_ARTIFACTS = (".mlpackage", ".openvino")
+
 def _temp_name(path: Path, suffix: str | None = None) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix or ''}")
 
@@ -102,7 +106,7 @@ def atomic_path(path: str | os.PathLike, keep_suffix: bool = True):
     the block ends, deleted if it raises. ``keep_suffix``: the temporary name ends in the final suffix, for writers
     that choose the format by it (``.mp4``, ``.onnx``)."""
     path = Path(path)
-    _check_target(path, is_dir=path.suffix == ".mlpackage")
+    _check_target(path, is_dir=path.suffix in FOLDER_ARTIFACTS)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(path, path.suffix if keep_suffix else None)
     try:

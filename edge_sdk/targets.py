@@ -56,7 +56,8 @@ def _module(name: str, extra: str):
 # name -> check returning why this machine lacks it (None: it has it)
 REQUIREMENTS = {"macos": _macos, "apple-device": _apple_device, "tensorrt": _tensorrt,
                 "onnxruntime": _module("onnxruntime", "runtime"), "executorch": _module("executorch", "export"),
-                "torch": _module("torch", "train"), "coremltools": _module("coremltools", "export")}
+                "torch": _module("torch", "train"), "coremltools": _module("coremltools", "export"),
+                "openvino": _module("openvino", "openvino")}
 
 
 def unavailable(requires: tuple[str, ...]) -> str | None:
@@ -161,7 +162,7 @@ def register(target: Target) -> Target:
 
 
 _ONNX, _ET, _CML = "edge_sdk.export.onnx:build", "edge_sdk.export.executorch:build", "edge_sdk.export.coreml:build"
-_TRT = "edge_sdk.export.tensorrt:build"
+_TRT, _OV = "edge_sdk.export.tensorrt:build", "edge_sdk.export.openvino:build"
 _COREML = dict(requires=("macos",), elsewhere="macOS tests, the iOS demo")
 for _row in (
     BackendRow("torch", "edge_sdk.models.backend:TorchBackend", (".pt", ".pth", ".bin", ".safetensors"), ("torch",)),
@@ -169,6 +170,7 @@ for _row in (
     BackendRow("executorch", "edge_sdk.backends.executorch:ExecuTorchBackend", (".pte",), ("executorch", "torch")),
     BackendRow("coreml", "edge_sdk.backends.coreml:CoreMLBackend", (".mlpackage", ".mlmodel"), ("coremltools",)),
     BackendRow("tensorrt", "edge_sdk.backends.tensorrt:TensorRTBackend", (".engine", ".plan"), ("tensorrt",)),
+    BackendRow("openvino", "edge_sdk.backends.openvino:OpenVINOBackend", (".openvino",), ("openvino",)),
 ):
     register_backend(_row)
 for _t in (
@@ -200,6 +202,12 @@ for _t in (
            calibration=True, parity=DECISIONS, bench_requires=("tensorrt",),
            options={"symmetric": True, "quantize_bias": False},
            elsewhere="Jetson / NVIDIA GPU (engine build + parity tests)"),
+    Target("openvino", "fp32", ".openvino", "openvino", _OV, "OpenVINO fp32 (IR, CPU plugin here)",
+           elsewhere="Intel CPU / iGPU / NPU (device GPU, NPU)"),
+    Target("openvino", "fp16", ".openvino", "openvino", _OV, "OpenVINO fp16 weights", parity=FLOAT16,
+           options={"compress_to_fp16": True}, elsewhere="Intel CPU / iGPU / NPU (device GPU, NPU)"),
+    Target("openvino", "int8", ".openvino", "openvino", _OV, "OpenVINO int8 (NNCF post-training)", calibration=True,
+           parity=DECISIONS, elsewhere="Intel CPU / iGPU / NPU (device GPU, NPU)"),
 ):
     register(_t)
 

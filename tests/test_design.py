@@ -131,6 +131,7 @@ def test_students_have_their_own_timm_names_and_timms_names_stay_timms():
     imagenet = timm.create_model("repvit_m0_9")  # timm's own name still means timm's ImageNet model
     assert imagenet.head.head.l.out_features == 1000
     assert set(student.state_dict()) == set(imagenet.state_dict())  # the same network, a new head
+    assert zoo.load(student).name == "repvit_m0_9_student"  # a module made by the student's name says so
     assert zoo.card("repvit_m0_9_student").role == "student" and zoo.card("repvit_m0_9").family == "timm"
     assert set(zoo.STUDENTS) <= set(timm.list_models("*_student"))
     # the student's pretrained tags are timm's ImageNet weights (fetched from timm's hub repo, new head)

@@ -90,3 +90,51 @@ def test_runtime_extra_alone_runs_onnx_without_torch(runtime_venv, b0_artifacts,
     assert json.loads(cli.stdout.splitlines()[0])["verdict"] in ("real", "fake")
     foreign = [line for line in cli.stderr.splitlines() if line.strip() and not line.startswith("edge-sdk")]
     assert not foreign, foreign
+
+
+OV_SCRIPT = r"""
+import json, sys
+import numpy as np
+import edge_sdk
+from edge_sdk.pipeline import detect
+
+ir, photo, batch = sys.argv[1:4]
+records = detect([photo], ir, progress=False)
+with edge_sdk.load(ir) as backend:
+    logits = backend.predict(np.load(batch)).tolist()
+    name, device = backend.name, backend.device
+heavy = sorted(m for m in ("torch", "torchvision", "timm", "executorch", "coremltools", "onnx") if m in sys.modules)
+print(json.dumps({"records": records, "logits": logits, "backend": [name, device], "heavy_modules": heavy}))
+"""
+
+
+def test_openvino_extra_alone_runs_an_openvino_artifact_without_torch(runtime_venv, b0_artifacts, tmp_path):
+    """``pip install '.[runtime,openvino]'`` on an Intel box: the IR runs, detect scores, and torch never loads."""
+    ov = pytest.importorskip("openvino")
+    import edge_sdk
+    from edge_sdk import manifest
+
+    done = subprocess.run([str(runtime_venv), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"),
+                           f"{ROOT}[runtime,openvino]"], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip install '.[runtime,openvino]' failed:\n{done.stderr[-3000:]}"
+    listed = subprocess.run([str(runtime_venv), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
+                            check=True)
+    installed = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert "openvino" in installed and "torch" not in installed and "nncf" not in installed
+    ir = tmp_path / "openvino-fp32" / "b0.openvino"
+    ir.mkdir(parents=True)
+    ov.save_model(ov.convert_model(str(b0_artifacts["onnx"])), str(ir / "model.xml"))
+    manifest.write(manifest.build(ir, model="ms_eff_gcvit_b0", target="openvino", precision="fp32",
+                                  crop=b0_artifacts["spec"], input_shape=["batch", 3, 224, 224]), ir.parent / "manifest.json")
+    batch = np.random.default_rng(1).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    np.save(tmp_path / "batch.npy", batch)
+    photo = shared_path("samples", "western_real_1.JPG")
+    run = subprocess.run([str(runtime_venv), "-c", OV_SCRIPT, str(ir), str(photo), str(tmp_path / "batch.npy")],
+                         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["heavy_modules"] == [] and out["backend"] == ["openvino", "CPU"]
+    (rec,) = out["records"]
+    assert rec["ok"] and len(rec["faces"]) == 1
+    with edge_sdk.load(b0_artifacts["onnx"]) as ort:  # the same numbers as ONNX Runtime on the source model
+        np.testing.assert_allclose(out["logits"], ort.predict(batch), atol=1e-4)

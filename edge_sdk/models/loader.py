@@ -27,7 +27,12 @@ from ..preprocess import CropSpec
 from ._registry import card_for, resolve_name
 from .convert import read_checkpoint
 
-EXPORTED = (".onnx", ".pte", ".engine", ".plan", ".mlpackage", ".mlmodel")
+def exported_suffixes() -> set[str]:
+    """Every suffix a runtime backend of the target table loads, except the eager reference's (checkpoints)."""
+    from .. import targets
+
+    eager = targets.TARGETS[targets.REFERENCE].backend
+    return {s for name, row in targets.BACKENDS.items() if name != eager for s in row.suffixes}
 
 
 @dataclass
@@ -115,7 +120,7 @@ def load(source, *, weights: str | os.PathLike | None = None, model: str | None 
         return _finish(source, name, None, checkpoint=str(weights), sha256=sha256(Path(weights)))
     text = str(source)
     path = Path(text)
-    if path.suffix.lower() in EXPORTED or (path.exists() and path.is_dir() and path.suffix == ".mlpackage"):
+    if path.suffix.lower() in exported_suffixes():
         return _from_artifact(path, weights)
     if path.is_file():
         if weights is not None:

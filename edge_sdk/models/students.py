@@ -42,7 +42,11 @@ def _entrypoint(name: str, base: str):
     def build(pretrained: bool = False, **kwargs):
         kwargs.setdefault("num_classes", 1)  # timm drops the 1000-class head of the ImageNet weights
         kwargs.setdefault("distillation", True)
-        return getattr(timm.models.repvit, base)(pretrained=pretrained, **kwargs)
+        model = getattr(timm.models.repvit, base)(pretrained=pretrained, **kwargs)
+        # the module names the student, not timm's ImageNet model (what load, explain and manifests read)
+        model.pretrained_cfg = {**model.pretrained_cfg, "architecture": name}
+        model.default_cfg = model.pretrained_cfg
+        return model
 
     build.__name__ = build.__qualname__ = name
     build.__doc__ = f"timm's {base} as a one-logit deepfake student (distillation head on)."
