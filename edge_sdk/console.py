@@ -16,3 +16,40 @@ class StatusLines:
         else:
             self.stream.write(("\r\033[K" if self.tty else "") + line + "\n")
         self.stream.flush()
+
+
+class CtrlC:
+    """Ctrl-C between steps, not inside one. MediaPipe Tasks (1.2.x) runs each call on a worker thread and waits on
+    it; a KeyboardInterrupt raised in that wait unwinds the caller's frame and frees the image the worker is still
+    reading, which crashed ``detect`` (SIGSEGV, seen on a fast runner). Inside ``with CtrlC() as stop``, the first
+    Ctrl-C only sets ``stop.requested``; the loop ends after the step in progress (:meth:`check` raises
+    KeyboardInterrupt there). A second Ctrl-C interrupts at once, as before. Only on the main thread (signals go
+    there); elsewhere it does nothing."""
+
+    def __init__(self, notice=None):
+        self.requested, self.notice, self._old = 0, notice, None
+
+    def __enter__(self) -> CtrlC:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.requested += 1
+        if self.requested > 1:
+            raise KeyboardInterrupt
+        if self.notice:
+            self.notice()
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self._old)

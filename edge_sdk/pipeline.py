@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import numpy as np
 from . import media
 from .aggregate import IoUTracker, aggregate
 from .backends import Backend, load
+from .console import CtrlC
 from .errors import EdgeSDKError, InputError
 from .faces import FaceDetector
 from .fileio import LineWriter, to_json, write_atomic
@@ -415,6 +417,11 @@ class DetectRun:
         return out
 
 
+def _stopping() -> None:
+    print("edge-sdk detect: Ctrl-C: stopping after the input in progress (Ctrl-C again stops at once)",
+          file=sys.stderr)
+
+
 def detect_run(paths, model, json_out: str | Path | None = None, jsonl: str | Path | None = None,
                annotate: str | Path | None = None, progress=None, resume: bool = False, shard: str | None = None,
                **kwargs) -> DetectRun:
@@ -437,33 +444,38 @@ def detect_run(paths, model, json_out: str | Path | None = None, jsonl: str | Pa
         settings = _settings(det, video_kwargs)
         earlier = _recorded(Path(jsonl), settings) if resume else {}
         writer = LineWriter(jsonl, append=resume) if jsonl is not None else None
-        try:
-            for s in found.skipped[i - 1::n] if n > 1 else found.skipped:
-                rec = {"path": s.path, "ok": False, "kind": "skipped", "error": f"{s.path}: {s.reason}"}
-                run.records.append(rec)
-                if writer is not None:
-                    writer.write(to_json({**rec, "settings": settings}))
-            for k, (f, name) in enumerate(zip(files, names)):
-                if str(f) in earlier:
-                    rec = {key: v for key, v in earlier[str(f)].items() if key != "settings"}
+        with CtrlC(notice=_stopping) as stop:
+            try:
+                for s in found.skipped[i - 1::n] if n > 1 else found.skipped:
+                    rec = {"path": s.path, "ok": False, "kind": "skipped", "error": f"{s.path}: {s.reason}"}
                     run.records.append(rec)
-                    run.resumed += 1
-                    continue
+                    if writer is not None:
+                        writer.write(to_json({**rec, "settings": settings}))
+                for k, (f, name) in enumerate(zip(files, names)):
+                    if str(f) in earlier:
+                        rec = {key: v for key, v in earlier[str(f)].items() if key != "settings"}
+                        run.records.append(rec)
+                        run.resumed += 1
+                        continue
+                    stop.check()
+                    if progress is not None:
+                        progress(k, len(files), f"{f.name}")
+
+                    def frame_tick(d, t, _k=k, _f=f):  # between a video's frames: a Ctrl-C ends the run there
+                        stop.check()
+                        if progress is not None:
+                            progress(_k + d / max(1, t), len(files), f"{_f.name}: frame {d}/{t}")
+                    rec = det.path(f, annotate=name, progress=frame_tick, **video_kwargs)
+                    run.records.append(rec)
+                    if writer is not None:
+                        writer.write(to_json({**rec, "settings": settings}))
                 if progress is not None:
-                    progress(k, len(files), f"{f.name}")
-                frame_tick = None if progress is None else \
-                    (lambda d, t, _k=k, _f=f: progress(_k + d / max(1, t), len(files), f"{_f.name}: frame {d}/{t}"))
-                rec = det.path(f, annotate=name, progress=frame_tick, **video_kwargs)
-                run.records.append(rec)
+                    progress(len(files), len(files), "done")
+            except KeyboardInterrupt:
+                run.interrupted = True
+            finally:
                 if writer is not None:
-                    writer.write(to_json({**rec, "settings": settings}))
-            if progress is not None:
-                progress(len(files), len(files), "done")
-        except KeyboardInterrupt:
-            run.interrupted = True
-        finally:
-            if writer is not None:
-                writer.close()
+                    writer.close()
     if json_out is not None:
         write_atomic(json_out, to_json(run.records, indent=2) + "\n")
     return run
@@ -474,8 +486,6 @@ def detect(paths, model, json_out: str | Path | None = None, annotate: str | Pat
     """``edge-sdk detect`` from Python: one record per input (see :meth:`Detector.path` and :func:`detect_run`)."""
     tick = None
     if progress:
-        import sys
-
         from .console import StatusLines
 
         lines = StatusLines(sys.stderr)

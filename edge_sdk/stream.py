@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .aggregate import IoUTracker, TrackSmoother, aggregate
+from .console import CtrlC
 from .errors import InputError
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -254,7 +255,8 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
     with Detector(model, face_model=face_model, min_confidence=min_confidence, threshold=threshold) as det, \
             FaceDetector(face_model, min_confidence, mode="video") as faces, \
             FrameSource(source, live=live, capture=capture) as src, \
-            (LineWriter(jsonl) if jsonl is not None else contextlib.nullcontext()) as lines:
+            (LineWriter(jsonl) if jsonl is not None else contextlib.nullcontext()) as lines, \
+            CtrlC(notice=lambda: print("edge-sdk camera: Ctrl-C: stopping after this frame", file=sys.stderr)) as stop:
         clips = ClipBuffers(int(det.clip["frames"]), int(det.clip["stride"])) if det.clip else None
         clip_logit: dict[int, float] = {}
         if out is not None:
@@ -262,6 +264,7 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
         try:
             waited = 0.0
             while max_frames is None or processed < max_frames:
+                stop.check()  # a Ctrl-C ends the run between frames, never inside a MediaPipe call
                 t_wait = time.perf_counter()
                 try:
                     frame = src.next(timeout=stall_timeout)
