@@ -10,6 +10,10 @@ STAMP  := $(VENV)/.edge-sdk-installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# litert-torch (the litert-* exports) downgrades typing-extensions to 4.12 for xdsl's metadata; tyro needs >= 4.13
+# and the conversion runs with this one (tests/test_export_litert.py), so it is put back.
+TYPING_EXTENSIONS ?= 4.16.0
+
 # Reinstalls only when the pins or the project's dependencies change.
 # mediapipe pulls in opencv-contrib-python (a GUI build needing libGL) beside the runtime's headless OpenCV; both write
 # cv2/, so the environment ends with the pinned headless build alone.
@@ -18,6 +22,8 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install -q -c constraints.txt -e '.[all]'
 	$(PY) -m pip uninstall -q -y opencv-contrib-python opencv-python
 	$(PY) -m pip install -q --no-deps --force-reinstall -c constraints.txt opencv-python-headless
+	$(PY) -m pip install -q -c constraints.txt litert-torch
+	$(PY) -m pip install -q --no-deps 'typing-extensions==$(TYPING_EXTENSIONS)'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -57,7 +57,7 @@ def _module(name: str, extra: str):
 REQUIREMENTS = {"macos": _macos, "apple-device": _apple_device, "tensorrt": _tensorrt,
                 "onnxruntime": _module("onnxruntime", "runtime"), "executorch": _module("executorch", "export"),
                 "torch": _module("torch", "train"), "coremltools": _module("coremltools", "export"),
-                "openvino": _module("openvino", "openvino")}
+                "openvino": _module("openvino", "openvino"), "ai_edge_litert": _module("ai_edge_litert", "litert")}
 
 
 def unavailable(requires: tuple[str, ...]) -> str | None:
@@ -163,6 +163,7 @@ def register(target: Target) -> Target:
 
 _ONNX, _ET, _CML = "edge_sdk.export.onnx:build", "edge_sdk.export.executorch:build", "edge_sdk.export.coreml:build"
 _TRT, _OV = "edge_sdk.export.tensorrt:build", "edge_sdk.export.openvino:build"
+_LITERT = dict(exporter="edge_sdk.export.litert:build", elsewhere="Android (LiteRT, the demo app's option)")
 _COREML = dict(requires=("macos",), elsewhere="macOS tests, the iOS demo")
 for _row in (
     BackendRow("torch", "edge_sdk.models.backend:TorchBackend", (".pt", ".pth", ".bin", ".safetensors"), ("torch",)),
@@ -171,6 +172,7 @@ for _row in (
     BackendRow("coreml", "edge_sdk.backends.coreml:CoreMLBackend", (".mlpackage", ".mlmodel"), ("coremltools",)),
     BackendRow("tensorrt", "edge_sdk.backends.tensorrt:TensorRTBackend", (".engine", ".plan"), ("tensorrt",)),
     BackendRow("openvino", "edge_sdk.backends.openvino:OpenVINOBackend", (".openvino",), ("openvino",)),
+    BackendRow("litert", "edge_sdk.backends.litert:LiteRTBackend", (".tflite",), ("ai_edge_litert",)),
 ):
     register_backend(_row)
 for _t in (
@@ -208,6 +210,11 @@ for _t in (
            options={"compress_to_fp16": True}, elsewhere="Intel CPU / iGPU / NPU (device GPU, NPU)"),
     Target("openvino", "int8", ".openvino", "openvino", _OV, "OpenVINO int8 (NNCF post-training)", calibration=True,
            parity=DECISIONS, elsewhere="Intel CPU / iGPU / NPU (device GPU, NPU)"),
+    Target("litert", "fp32", ".tflite", "litert", label="LiteRT fp32 (XNNPACK)", **_LITERT),
+    Target("litert", "fp16", ".tflite", "litert", label="LiteRT fp16 weights (ai-edge-quantizer)", parity=FLOAT16,
+           options={"recipe": "float_casting"}, **_LITERT),
+    Target("litert", "int8", ".tflite", "litert", label="LiteRT int8 (ai-edge-quantizer static, int8 I/O)",
+           calibration=True, parity=DECISIONS, options={"recipe": "static_wi8_ai8"}, **_LITERT),
 ):
     register(_t)
 

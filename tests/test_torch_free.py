@@ -138,3 +138,46 @@ def test_openvino_extra_alone_runs_an_openvino_artifact_without_torch(runtime_ve
     assert rec["ok"] and len(rec["faces"]) == 1
     with edge_sdk.load(b0_artifacts["onnx"]) as ort:  # the same numbers as ONNX Runtime on the source model
         np.testing.assert_allclose(out["logits"], ort.predict(batch), atol=1e-4)
+
+
+LITERT_SCRIPT = OV_SCRIPT.replace('"coremltools", "onnx")', '"coremltools", "onnx", "litert_torch", "jax")')
+
+
+def test_litert_extra_alone_runs_a_tflite_artifact_without_torch(runtime_venv, b0_artifacts, tmp_path):
+    """``pip install '.[runtime,litert]'`` on an ARM board or in an Android-like setup: the .tflite runs through
+    ai-edge-litert's interpreter, detect scores, and neither torch nor the converter stack loads."""
+    litert_torch = pytest.importorskip("litert_torch", reason="litert-torch is not installed (make install adds it)")
+    import timm
+    import torch
+
+    import edge_sdk
+    from edge_sdk import manifest
+
+    done = subprocess.run([str(runtime_venv), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"),
+                           f"{ROOT}[runtime,litert]"], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip install '.[runtime,litert]' failed:\n{done.stderr[-3000:]}"
+    listed = subprocess.run([str(runtime_venv), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
+                            check=True)
+    installed = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert "ai-edge-litert" in installed and not installed & {"torch", "litert-torch", "jax", "xdsl"}
+    torch.manual_seed(0)
+    model = timm.create_model("mobilenetv3_small_050", num_classes=1).eval()
+    art = tmp_path / "litert-fp32" / "tiny.tflite"
+    art.parent.mkdir()
+    litert_torch.convert(model, (torch.zeros(1, 3, 224, 224),)).export(str(art))
+    manifest.write(manifest.build(art, model="mobilenetv3_small_050", target="litert", precision="fp32",
+                                  crop=b0_artifacts["spec"], input_shape=[1, 3, 224, 224]), art.parent / "manifest.json")
+    batch = np.random.default_rng(2).standard_normal((3, 3, 224, 224)).astype(np.float32)
+    np.save(tmp_path / "batch.npy", batch)
+    photo = shared_path("samples", "western_real_1.JPG")
+    run = subprocess.run([str(runtime_venv), "-c", LITERT_SCRIPT, str(art), str(photo), str(tmp_path / "batch.npy")],
+                         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["heavy_modules"] == [] and out["backend"] == ["litert", "cpu"]
+    (rec,) = out["records"]
+    assert rec["ok"] and len(rec["faces"]) == 1
+    with torch.no_grad():
+        np.testing.assert_allclose(out["logits"], model(torch.from_numpy(batch))[:, 0].numpy(), atol=1e-5)
+    with edge_sdk.load(art) as here:  # the full install's backend gives the same numbers
+        np.testing.assert_allclose(out["logits"], here.predict(batch), atol=1e-6)
