@@ -57,7 +57,8 @@ def _module(name: str, extra: str):
 REQUIREMENTS = {"macos": _macos, "apple-device": _apple_device, "tensorrt": _tensorrt,
                 "onnxruntime": _module("onnxruntime", "runtime"), "executorch": _module("executorch", "export"),
                 "torch": _module("torch", "train"), "coremltools": _module("coremltools", "export"),
-                "openvino": _module("openvino", "openvino"), "ai_edge_litert": _module("ai_edge_litert", "litert")}
+                "openvino": _module("openvino", "openvino"), "ai_edge_litert": _module("ai_edge_litert", "litert"),
+                "ncnn": _module("ncnn", "ncnn")}
 
 
 def unavailable(requires: tuple[str, ...]) -> str | None:
@@ -163,6 +164,7 @@ def register(target: Target) -> Target:
 
 _ONNX, _ET, _CML = "edge_sdk.export.onnx:build", "edge_sdk.export.executorch:build", "edge_sdk.export.coreml:build"
 _TRT, _OV = "edge_sdk.export.tensorrt:build", "edge_sdk.export.openvino:build"
+_NCNN = dict(exporter="edge_sdk.export.ncnn:build", elsewhere="ARM phones and boards (NCNN's Vulkan and ARM kernels)")
 _LITERT = dict(exporter="edge_sdk.export.litert:build", elsewhere="Android (LiteRT, the demo app's option)")
 _COREML = dict(requires=("macos",), elsewhere="macOS tests, the iOS demo")
 for _row in (
@@ -173,6 +175,7 @@ for _row in (
     BackendRow("tensorrt", "edge_sdk.backends.tensorrt:TensorRTBackend", (".engine", ".plan"), ("tensorrt",)),
     BackendRow("openvino", "edge_sdk.backends.openvino:OpenVINOBackend", (".openvino",), ("openvino",)),
     BackendRow("litert", "edge_sdk.backends.litert:LiteRTBackend", (".tflite",), ("ai_edge_litert",)),
+    BackendRow("ncnn", "edge_sdk.backends.ncnn:NCNNBackend", (".ncnn",), ("ncnn",)),
 ):
     register_backend(_row)
 for _t in (
@@ -215,6 +218,9 @@ for _t in (
            options={"recipe": "float_casting"}, **_LITERT),
     Target("litert", "int8", ".tflite", "litert", label="LiteRT int8 (ai-edge-quantizer static, int8 I/O)",
            calibration=True, parity=DECISIONS, options={"recipe": "static_wi8_ai8"}, **_LITERT),
+    Target("ncnn", "fp32", ".ncnn", "ncnn", label="NCNN fp32 (pnnx)", **_NCNN),
+    Target("ncnn", "fp16", ".ncnn", "ncnn", label="NCNN fp16 weights (fp16 compute where the CPU has it)",
+           parity=FLOAT16, options={"half_weights": True}, **_NCNN),
 ):
     register(_t)
 

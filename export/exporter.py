@@ -167,7 +167,7 @@ def _export_one(prep: Prepared, target: Target, out: Path, opts: ExportConfig, c
         info = target.load_exporter()(prep, path, target, opts, ctx)
     except EdgeSDKError as err:
         _log(f"{target.name}: FAILED: {err}")
-        return {**rec, "ok": False, "error": str(err)}
+        return {**rec, "ok": False, "error": str(err), **({"op": err.op} if getattr(err, "op", None) else {})}
     except Exception as err:  # an exporter's own exception: name the op, keep going with the other formats
         err = wrap(target.name, prep.name, err)
         _log(f"{target.name}: FAILED: {err}")

@@ -181,3 +181,29 @@ def test_litert_extra_alone_runs_a_tflite_artifact_without_torch(runtime_venv, b
         np.testing.assert_allclose(out["logits"], model(torch.from_numpy(batch))[:, 0].numpy(), atol=1e-5)
     with edge_sdk.load(art) as here:  # the full install's backend gives the same numbers
         np.testing.assert_allclose(out["logits"], here.predict(batch), atol=1e-6)
+
+
+def test_ncnn_extra_alone_runs_an_ncnn_artifact_without_torch(runtime_venv, tmp_path):
+    """``pip install '.[runtime,ncnn]'`` on an ARM board: the NCNN graph runs, detect scores, torch never loads."""
+    pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'edge-sdk[export]')")
+    import edge_sdk
+    from edge_sdk.export import export
+
+    done = subprocess.run([str(runtime_venv), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"),
+                           f"{ROOT}[runtime,ncnn]"], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip install '.[runtime,ncnn]' failed:\n{done.stderr[-3000:]}"
+    (rec,) = export("mobilenetv3_small_050", formats=["ncnn-fp32"], out=tmp_path / "out", parity_crops=4)
+    assert rec["ok"], rec.get("error")
+    batch = np.random.default_rng(3).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    np.save(tmp_path / "batch.npy", batch)
+    photo = shared_path("samples", "western_real_1.JPG")
+    run = subprocess.run([str(runtime_venv), "-c", OV_SCRIPT.replace('"onnx")', '"onnx", "pnnx")'), rec["path"],
+                          str(photo), str(tmp_path / "batch.npy")], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": ""})
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["heavy_modules"] == [] and out["backend"] == ["ncnn", "cpu"]
+    (r,) = out["records"]
+    assert r["ok"] and len(r["faces"]) == 1
+    with edge_sdk.load(rec["path"]) as here:
+        np.testing.assert_allclose(out["logits"], here.predict(batch), atol=1e-6)

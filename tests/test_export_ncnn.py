@@ -1,0 +1,81 @@
+"""NCNN targets (fp32 / fp16 through pnnx): exported from the one table, run by the runtime; a graph NCNN cannot
+express fails naming the operator instead of writing a model that computes something else."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'edge-sdk[export]')")
+pytest.importorskip("ncnn", reason="ncnn is not installed (pip install 'edge-sdk[ncnn]')")
+
+import edge_sdk  # noqa: E402
+from edge_sdk import manifest, targets  # noqa: E402
+from edge_sdk.export import export  # noqa: E402
+from tests.conftest import shared_path  # noqa: E402
+
+ROWS = ["ncnn-fp32", "ncnn-fp16"]
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ncnn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        records = export("repvit_m0_9_student", formats=ROWS + ["onnx-fp32"], out=out, calib=shared_path("samples"),
+                         calib_size=16)
+    return {r["name"]: r for r in records}
+
+
+def test_each_ncnn_row_exports_runs_and_holds_its_limits(student):
+    sizes = {}
+    for name in ROWS:
+        r = student[name]
+        assert r["ok"], r.get("error")
+        m = manifest.load(r["path"])  # sha256 over the folder (model.param + model.bin)
+        assert (m["target"], m["precision"]) == tuple(name.split("-")) and r["path"].endswith(".ncnn")
+        assert {p.name for p in Path(r["path"]).iterdir()} == {"model.param", "model.bin"}
+        p = m["parity"]
+        assert p["status"] == "passed" and p["limits"] == targets.get(name).parity, f"{name}: {p}"
+        assert p["backend"].startswith("ncnn") and p["data"]["kinds"]["bright"] > 0
+        assert m["export"]["ncnn"]["layers"].get("Convolution", 0) + m["export"]["ncnn"]["layers"].get(
+            "ConvolutionDepthWise", 0) > 10
+        sizes[name] = m["artifact"]["bytes"]
+    assert sizes["ncnn-fp16"] < 0.6 * sizes["ncnn-fp32"]
+
+
+def test_load_picks_ncnn_by_its_suffix_any_batch_and_detect_runs_it(student):
+    from edge_sdk.pipeline import detect
+
+    path = student["ncnn-fp32"]["path"]
+    x = np.random.default_rng(0).standard_normal((3, 3, 224, 224)).astype(np.float32)
+    with edge_sdk.load(path, threads=2) as nc, edge_sdk.load(student["onnx-fp32"]["path"]) as ort:
+        assert nc.name == "ncnn" and not nc.net.opt.use_fp16_arithmetic  # fp32 weights: fp32 compute everywhere
+        np.testing.assert_allclose(nc.predict(x), ort.predict(x), atol=1e-5)
+    (rec,) = detect([str(shared_path("samples", "western_real_1.JPG"))], path, progress=False)
+    assert rec["ok"] and len(rec["faces"]) == 1 and rec["verdict"] in ("real", "fake") and json.dumps(rec)
+
+
+def test_a_graph_ncnn_cannot_express_fails_naming_the_operator(tmp_path):
+    """MS-Eff-GCViT's window attention permutes 5-D tensors and unbinds q/k/v along axis 0: pnnx drops those
+    operators and writes the rest. The export must fail, naming them, and leave no artifact behind."""
+    (rec,) = export("ms_eff_gcvit_b0", formats=["ncnn-fp32"], out=tmp_path, parity_crops=4)
+    assert not rec["ok"] and rec["op"] == "unbind"
+    assert "permute 5-rank tensor" in rec["error"] and "ms_eff_gcvit_b0" in rec["error"]
+    assert not any((tmp_path / "ncnn-fp32").glob("*.ncnn")) and not any((tmp_path / "ncnn-fp32").glob(".*tmp*"))
+
+
+def test_a_broken_param_gets_one_line_naming_it(student, tmp_path):
+    from edge_sdk.errors import EdgeSDKError
+
+    bad = tmp_path / "ncnn-fp32"
+    shutil.copytree(Path(student["ncnn-fp32"]["path"]).parent, bad)
+    folder = next(bad.glob("*.ncnn"))
+    (folder / "model.param").write_text("7767517\n3 3\nNotALayer x 0 1 a\n")
+    with pytest.raises(EdgeSDKError, match=r"\.ncnn: NCNN could not load its model.param"):
+        edge_sdk.load(folder, verify=False)
