@@ -46,6 +46,7 @@ dependencies {
     implementation(libs.camerax.view)
     implementation(libs.mediapipe.tasks.vision)
     implementation(libs.executorch.android)
+    implementation(libs.litert)
 
     testImplementation(libs.junit)
     testImplementation(libs.org.json)

@@ -13,7 +13,7 @@ import kotlin.math.abs
 import org.json.JSONObject
 
 /**
- * N forward passes on a bundled face crop: mean / p50 / p90 / p99 latency of the ExecuTorch call
+ * N forward passes on a bundled face crop: mean / p50 / p90 / p99 latency of the runtime call (ExecuTorch or LiteRT)
  * alone and of normalise + call + sigmoid, computed like benchmarks/measure.py.
  *
  * The crop is `assets/bench_crop.png` (made by benchmarks/device_crop.py with the
@@ -94,7 +94,7 @@ class BenchmarkActivity : Activity() {
             Log.i(TAG, json)
             return listOf(
                 "model      ${m.description}  [assets/${c.modelDir}]",
-                "exported   executorch ${m.exportedWithExecutorch ?: "?"}; sha256 ${m.artifactSha256.take(12)}... verified",
+                "exported   ${c.runtime}${if (c.runtime == "executorch") " " + (m.exportedWithExecutorch ?: "?") else ""}; sha256 ${m.artifactSha256.take(12)}... verified",
                 "device     ${Build.MANUFACTURER} ${Build.MODEL}, Android ${Build.VERSION.RELEASE}",
                 "input      ${m.inputName} ${m.inputShape.joinToString("x")} float32; crop ${crop.source}",
                 "runs       $warmup warm-up + $runs timed",

@@ -46,5 +46,8 @@ object DemoSettings {
     const val BENCH_REFERENCE_ASSET = "bench_crop.json"
 
     /** Preferred export folders when several are in assets/ (`--out assets/` makes <target>-<precision>/). */
-    val PREFERRED_MODEL_DIRS = listOf("executorch-int8", "executorch-fp32")
+    val PREFERRED_MODEL_DIRS = listOf("executorch-int8", "executorch-fp32", "litert-int8", "litert-fp16", "litert-fp32")
+
+    /** LiteRT interpreter threads; benchmarks/bench.py --threads 2 measures the same on a host. */
+    const val LITERT_THREADS = 2
 }

@@ -29,13 +29,13 @@ import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 
 /**
- * Camera -> BlazeFace (MediaPipe, LIVE_STREAM) -> crop per the manifest -> ExecuTorch -> overlay.
+ * Camera -> BlazeFace (MediaPipe, LIVE_STREAM) -> crop per the manifest -> ExecuTorch or LiteRT -> overlay.
  *
  * CameraX delivers RGBA_8888 frames (keep-only-latest) on [analysisExecutor]; each is rotated
  * upright and sent to the detector. Its results arrive on MediaPipe's thread with the frame, where
  * every face is cropped, classified, tracked (IoU) and smoothed (EMA), then drawn.
  *
- * Extras: `--es model_dir executorch-fp32` picks an export folder in assets/.
+ * Extras: `--es model_dir executorch-fp32` (or `litert-int8`) picks an export folder in assets/.
  */
 class MainActivity : ComponentActivity() {
 

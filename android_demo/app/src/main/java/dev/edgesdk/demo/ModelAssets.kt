@@ -9,11 +9,15 @@ import java.security.MessageDigest
  * Finds the exported model in the APK's assets and makes it loadable.
  *
  * `edge-sdk export --target executorch --out app/src/main/assets/` writes
- * `assets/<target>-<precision>/<model>.pte` and `assets/<target>-<precision>/manifest.json`; the
- * artifact's file name is whatever `manifest.artifact.file` says, never assumed here.
+ * `assets/<target>-<precision>/<model>.pte` and `assets/<target>-<precision>/manifest.json`
+ * (`--target litert`: `<model>.tflite`); the artifact's file name is whatever
+ * `manifest.artifact.file` says, never assumed here.
  */
 object ModelAssets {
     const val MANIFEST = "manifest.json"
+
+    /** manifest.target and artifact suffix of the exports this app runs (ModelRunner). */
+    private val RUNNABLE = listOf("executorch" to ".pte", "litert" to ".tflite")
 
     /** A manifest found in assets: its folder ("" for the assets root) and its contents. */
     class Located(val dir: String, val manifest: ArtifactManifest) {
@@ -21,8 +25,8 @@ object ModelAssets {
     }
 
     /**
-     * The ExecuTorch XNNPACK export to run: [wanted] (an assets folder name) if given, else the
-     * first of [DemoSettings.PREFERRED_MODEL_DIRS] present, else the only ExecuTorch export there.
+     * The export to run (ExecuTorch XNNPACK or LiteRT): [wanted] (an assets folder name) if given,
+     * else the first of [DemoSettings.PREFERRED_MODEL_DIRS] present, else the only export there.
      */
     fun find(context: Context, wanted: String? = null): Located {
         val assets = context.assets
@@ -35,12 +39,12 @@ object ModelAssets {
             val path = if (dir.isEmpty()) MANIFEST else "$dir/$MANIFEST"
             val text = assets.open(path).bufferedReader().use { it.readText() }
             Located(dir, ArtifactManifest.parse(text, "assets/$path"))
-        }.filter { it.manifest.target == "executorch" && it.manifest.artifactFile.endsWith(".pte") }
+        }.filter { m -> RUNNABLE.any { (target, suffix) -> m.manifest.target == target && m.manifest.artifactFile.endsWith(suffix) } }
             // executorch-coreml-* also has target "executorch", but its Core ML delegate runs only on Apple devices.
             .filter { !it.dir.startsWith("executorch-coreml") }
         if (wanted != null) {
             return candidates.firstOrNull { it.dir == wanted }
-                ?: throw ManifestException("no ExecuTorch XNNPACK export in assets/$wanted (found: ${names(candidates)})")
+                ?: throw ManifestException("no ExecuTorch or LiteRT export in assets/$wanted (found: ${names(candidates)})")
         }
         for (preferred in DemoSettings.PREFERRED_MODEL_DIRS) {
             candidates.firstOrNull { it.dir == preferred }?.let { return it }
@@ -56,7 +60,7 @@ object ModelAssets {
     }
 
     /**
-     * ExecuTorch loads from a file path, so the artifact is copied out of the APK once, into a
+     * ExecuTorch and LiteRT load from a file, so the artifact is copied out of the APK once, into a
      * folder named by its sha256, and checked against `manifest.artifact.sha256` on every load.
      */
     fun materialize(context: Context, located: Located): File {
