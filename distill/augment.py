@@ -107,12 +107,37 @@ def self_blend(crop: np.ndarray, keypoints: np.ndarray | None, rng: np.random.Ge
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+def rotate_sharpen_resized_crop(crop: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """The HF ViT detectors' fine-tuning augmentation (seed 001): random rotation within +/-90 degrees, random
+    sharpness adjustment, random resized crop (scale 0.8-1, back to the crop's size); uint8 (S, S, 3) in and out."""
+    import torch
+    from torchvision.transforms import v2
+
+    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(int(rng.integers(0, 2**31 - 1)))  # v2 draws from torch's global RNG; restored below
+    try:
+        if rng.random() < 0.5 * strength:
+            x = v2.RandomRotation(degrees=90)(x)
+        if rng.random() < 0.5 * strength:
+            x = v2.functional.adjust_sharpness(x, float(rng.uniform(0.0, 2.0)))
+        if rng.random() < 0.5 * strength:
+            x = v2.RandomResizedCrop(size=tuple(x.shape[-2:]), scale=(0.8, 1.0), antialias=True)(x)
+    finally:
+        torch.random.set_rng_state(state)
+    return x.permute(1, 2, 0).numpy()
+
+
+POLICIES = {"deepguard": photometric_geometric, "vit_hf": rotate_sharpen_resized_crop}
+
+
 def augment(crop: np.ndarray, keypoints: np.ndarray | None, rng: np.random.Generator, strength: float = 1.0,
-            cutout: float = 0.5) -> np.ndarray:
-    """The training augmentation of one crop (landmark cutout first, while the keypoints still fit)."""
+            cutout: float = 0.5, policy: str = "deepguard") -> np.ndarray:
+    """The training augmentation of one crop (landmark cutout first, while the keypoints still fit), with the
+    ``policy``'s geometric and photometric transforms (:data:`POLICIES`)."""
     if cutout and rng.random() < cutout * strength:
         crop = landmark_cutout(crop, keypoints, rng)
-    return photometric_geometric(crop, rng, strength)
+    return POLICIES[policy](crop, rng, strength)
 
 
 def mixup(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, alpha: float = 0.4) -> tuple[np.ndarray, float]:

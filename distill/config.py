@@ -54,6 +54,9 @@ class TrainConfig:
     """augmentation strength (0: none)"""
     cutout: float = 0.5
     """probability of landmark cutout"""
+    augment_policy: Literal["deepguard", "vit_hf"] = "deepguard"
+    """geometric/photometric set: deepguard (flip, affine, colour, JPEG, blur) or vit_hf (rotation +/-90, sharpness,
+    random resized crop: the HF ViT detectors' fine-tuning, seed 001)"""
     pseudo_fakes: Optional[Literal["sbi"]] = None
     """sbi: self-blended fakes from the real crops (Shiohara and Yamasaki 2022)"""
     mixup: float = 0.0

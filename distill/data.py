@@ -36,10 +36,10 @@ class CropDataset(torch.utils.data.Dataset):
 
     def __init__(self, rows: list[dict], size: int, mean, std, augment: float = 0.0, cutout: float = 0.5,
                  pseudo_fakes: str | None = None, seed: int = 0, paired: bool = False, mixup: float = 0.0,
-                 mixup_alpha: float = 0.4):
+                 mixup_alpha: float = 0.4, policy: str = "deepguard"):
         """``paired`` (evaluation under pseudo-fakes): every real crop and its self-blend, both, with a fixed seed,
         so validation is balanced and the same every epoch."""
-        self.rows, self.size, self.augment, self.cutout = rows, size, augment, cutout
+        self.rows, self.size, self.augment, self.cutout, self.policy = rows, size, augment, cutout, policy
         self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
         self.pseudo_fakes, self.seed, self.epoch = pseudo_fakes, seed, 0
         self.paired, self.mixup, self.mixup_alpha = paired and pseudo_fakes is not None, mixup, mixup_alpha
@@ -128,7 +128,7 @@ class CropDataset(torch.utils.data.Dataset):
         elif self.pseudo_fakes == "sbi" and rng.random() < 0.5:
             rgb, label = self_blend(rgb, kp, rng), 1.0
         if self.augment > 0:
-            rgb = augment(rgb, kp, rng, self.augment, self.cutout)
+            rgb = augment(rgb, kp, rng, self.augment, self.cutout, self.policy)
         return self.to_tensor(rgb), torch.tensor(label), i
 
 

@@ -206,7 +206,8 @@ class Trainer:
         if self.video:
             return ClipDataset(rows, self.size, self.mean, self.std, frames=self.cfg.frames, paired=not train, **kw)
         return CropDataset(rows, self.size, self.mean, self.std, paired=not train,
-                           mixup=self.cfg.mixup if train else 0.0, mixup_alpha=self.cfg.mixup_alpha, **kw)
+                           mixup=self.cfg.mixup if train else 0.0, mixup_alpha=self.cfg.mixup_alpha,
+                           policy=self.cfg.augment_policy, **kw)
 
     def loader(self, ds, sampler=None, shuffle=False):
         return torch.utils.data.DataLoader(ds, batch_size=self.cfg.batch_size, sampler=sampler, shuffle=shuffle,

@@ -16,10 +16,12 @@ from edge_sdk.errors import InputError
 class ExportConfig:
     """Export a model to the targets of the target table, each with a manifest and a parity check."""
 
-    model: str
-    """zoo name (e.g. ms_eff_gcvit_b0, repvit_m0_9_student) or a checkpoint that records its model (best.pt of train)"""
+    model: Optional[str] = None
+    """zoo name (e.g. ms_eff_gcvit_b0, repvit_m0_9_student) or a checkpoint that records its model (best.pt of train,
+    a Hugging Face save_pretrained folder); None: the model --weights records"""
     weights: Optional[str] = None
-    """checkpoint for a zoo name; None: random initialisation (said on stderr and in the manifest)"""
+    """checkpoint for a zoo name, or alone: one that names its model (best.pt, an HF folder with config.json);
+    None: random initialisation (said on stderr and in the manifest)"""
     target: str = "onnx"
     """a format of the target table (onnx, executorch, executorch-coreml, coreml, tensorrt, ...) or all"""
     precision: Optional[str] = None
@@ -68,6 +70,9 @@ class ExportConfig:
     """explicit target names instead of --target/--precision (Python use)"""
 
     def __post_init__(self):
+        if self.model is None and self.weights is None:
+            raise InputError("export: give --model (a zoo name or a checkpoint) or --weights (a checkpoint that names "
+                             "its model)")
         check_range("--calib-size", self.calib_size, 1, allow_none=False)
         check_range("--parity-crops", self.parity_crops, 1, allow_none=False)
         check_range("--threshold", self.threshold, 0, 1)

@@ -110,7 +110,8 @@ def export(model=None, cfg: ExportConfig | None = None, *, name: str | None = No
     cfg = replace(cfg, **overrides) if cfg is not None else ExportConfig(**overrides)
     wanted = _rows(cfg.formats) if cfg.formats else formats_for(cfg.target, cfg.precision)
     t0 = time.perf_counter()
-    prep = prepare(cfg.model, cfg.weights, normalize_in_model=cfg.normalize_in_model, name=name)
+    source, weights = (cfg.model, cfg.weights) if cfg.model is not None else (cfg.weights, None)
+    prep = prepare(source, weights, normalize_in_model=cfg.normalize_in_model, name=name)
     _log(f"prepared {prep.name} (eval, reparameterized, dropout removed"
          f"{', normalisation in the graph' if cfg.normalize_in_model else ''}) in {time.perf_counter() - t0:.1f} s")
     if not prep.loaded.trained:

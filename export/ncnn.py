@@ -48,7 +48,7 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
     import pnnx
 
     half = bool(target.options.get("half_weights"))
-    work = Path(ctx["workdir"]) / f"{prep.name}.{target.name}.pnnx"
+    work = (Path(ctx["workdir"]) / f"{prep.name}.{target.name}.pnnx").resolve()
     work.mkdir(parents=True, exist_ok=True)
     example = prep.example()
     steps = {}
@@ -58,6 +58,7 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
     steps["trace_s"] = round(time.perf_counter() - t, 2)
     shape = ",".join(str(int(s)) for s in example.shape)
     with atomic_path(path) as tmp:
+        tmp = tmp.resolve()  # pnnx runs in the work folder: every path it is given must be absolute
         tmp.mkdir(parents=True)
         t = time.perf_counter()
         done = subprocess.run([pnnx.EXEC_PATH, str(work / "model.pt"), f"inputshape=[{shape}]f32", "device=cpu",

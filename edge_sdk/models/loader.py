@@ -26,6 +26,8 @@ from ..errors import CheckpointError, InputError
 from ..preprocess import CropSpec
 from ._registry import card_for, resolve_name
 from .convert import read_checkpoint
+from .vit_hf import NAME as VIT_HF
+from .vit_hf import convert_state_dict, hf_checkpoint, vit_kwargs
 
 def exported_suffixes() -> set[str]:
     """Every suffix a runtime backend of the target table loads, except the eager reference's (checkpoints)."""
@@ -122,7 +124,7 @@ def load(source, *, weights: str | os.PathLike | None = None, model: str | None 
     path = Path(text)
     if path.suffix.lower() in exported_suffixes():
         return _from_artifact(path, weights)
-    if path.is_file():
+    if path.is_file() or (path.is_dir() and hf_checkpoint(path) is not None):
         if weights is not None:
             raise InputError(f"{path} is a checkpoint already; --weights {weights} is for a zoo name or an artifact")
         return _from_file(path, model, kwargs or {})
@@ -145,8 +147,19 @@ def _random_or_pretrained(name: str, kwargs: dict, pretrained: bool, seed: int) 
 
 def _from_file(path: Path, name: str | None, kwargs: dict) -> Loaded:
     from ..assets import sha256
-    from .convert import infer_deepguard_variant, load_strict, state_dict_of
+    from .convert import infer_deepguard_variant, load_strict, read_state_dict, state_dict_of
 
+    hf = hf_checkpoint(path) if path.exists() else None
+    if hf is not None:  # a transformers ViT checkpoint: config.json decides the shape and the labels
+        config, weights = hf
+        if name and resolve_name(name).split(".")[0] != VIT_HF:
+            raise CheckpointError(f"checkpoint {str(path)!r} is a transformers ViT ({VIT_HF}), not a {name}")
+        kw = vit_kwargs(config)
+        net = _build(VIT_HF, kw)
+        load_strict(net, convert_state_dict(read_state_dict(str(weights)), config, str(path)),
+                    source=f"checkpoint {str(path)!r}")
+        return _finish(net, VIT_HF, None, kwargs=kw, checkpoint=str(path), sha256=sha256(weights),
+                       meta={"labels": config.get("id2label")})
     data = read_checkpoint(path)
     recorded = data.get("model_name") if isinstance(data.get("model_name"), str) else None
     sd = state_dict_of(data, f"checkpoint {str(path)!r}")
