@@ -84,3 +84,14 @@ def test_a_truncated_tflite_gets_one_line_naming_it(student, tmp_path):
     manifest.write(manifest.load(good), tmp_path / "manifest.json")
     with pytest.raises(EdgeSDKError, match=rf"{bad.name}: LiteRT could not load it"):
         edge_sdk.load(bad, verify=False)
+
+
+def test_camera_runs_a_litert_artifact_on_a_video(student, sample_clip, tmp_path):
+    from edge_sdk.stream import run_stream
+
+    jsonl = tmp_path / "frames.jsonl"
+    summary = run_stream(str(sample_clip), student["litert-int8"]["path"], jsonl=jsonl, max_frames=8)
+    frames = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert summary["status"] == "max_frames" and len(frames) == 8
+    scored = [f for fr in frames for f in fr["faces"]]
+    assert scored and all(0 <= f["p_fake"] <= 1 for f in scored)

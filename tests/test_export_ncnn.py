@@ -98,3 +98,14 @@ def test_a_relative_out_folder_works(tmp_path, monkeypatch):
     (rec,) = export("mobilenetv3_small_050", formats=["ncnn-fp32"], out="rel/out", parity_crops=4)
     assert rec["ok"], rec.get("error")
     assert (tmp_path / "rel" / "out" / "ncnn-fp32" / "mobilenetv3_small_050.ncnn" / "model.param").is_file()
+
+
+def test_camera_runs_an_ncnn_artifact_on_a_video(student, sample_clip, tmp_path):
+    from edge_sdk.stream import run_stream
+
+    jsonl = tmp_path / "frames.jsonl"
+    summary = run_stream(str(sample_clip), student["ncnn-fp16"]["path"], jsonl=jsonl, max_frames=8)
+    frames = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert summary["status"] == "max_frames" and len(frames) == 8
+    scored = [f for fr in frames for f in fr["faces"]]
+    assert scored and all(0 <= f["p_fake"] <= 1 for f in scored)

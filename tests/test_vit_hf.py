@@ -192,3 +192,18 @@ def test_the_seeds_recipe_loads_and_its_augmentation_rotates_sharpens_and_crops_
     assert sum(not np.array_equal(o, crop) for o in outs) >= 8
     again = augment(crop, None, np.random.default_rng(3), 1.0, 0.0, policy="vit_hf")
     assert np.array_equal(again, outs[3])  # the same seed, the same pixels (resume reproduces a run)
+
+
+def test_pretrained_without_a_network_fails_at_once_saying_how_to_load_a_local_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = ("from edge_sdk.models import load\n"
+            "from edge_sdk.errors import PretrainedWeightsError\n"
+            "try:\n    load('vit_b16_hf_deepfake.celebdfv2', pretrained=True)\n"
+            "except PretrainedWeightsError as e:\n    print('ERR', e)\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}  # an empty cache, no network
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ERR" in done.stdout and "vit_b16_hf_deepfake" in done.stdout and "--weights PATH" in done.stdout
