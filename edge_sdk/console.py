@@ -24,7 +24,7 @@ class CtrlC:
     reading, which crashed ``detect`` (SIGSEGV, seen on a fast runner). Inside ``with CtrlC() as stop``, the first
     Ctrl-C only sets ``stop.requested``; the loop ends after the step in progress (:meth:`check` raises
     KeyboardInterrupt there). A second Ctrl-C interrupts at once, as before. Only on the main thread (signals go
-    there); elsewhere it does nothing."""
+    there), and not where SIGINT is ignored; elsewhere it does nothing."""
 
     def __init__(self, notice=None):
         self.requested, self.notice, self._old = 0, notice, None
@@ -33,7 +33,9 @@ class CtrlC:
         import signal
         import threading
 
-        if threading.current_thread() is threading.main_thread():
+        # a job started with SIGINT ignored (nohup, a background job of a script) stays deaf to it
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             self._old = signal.signal(signal.SIGINT, self._handler)
         return self
 

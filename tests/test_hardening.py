@@ -198,7 +198,8 @@ def test_detect_streams_records_and_resume_skips_what_was_recorded(tiny_artifact
 def test_ctrl_c_ends_with_the_records_so_far_and_a_summary(tiny_artifact, many_photos, tmp_path):
     out = tmp_path / "records.json"
     proc = subprocess.Popen([PY, "-m", "edge_sdk", "detect", str(many_photos), "--model", str(tiny_artifact),
-                             "--json", str(out), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--json", str(out), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     jsonl = out.with_suffix(".jsonl")
     deadline = time.time() + 300
     while time.time() < deadline and not (jsonl.is_file() and jsonl.read_text().count("\n") >= 1):
@@ -216,7 +217,19 @@ def test_the_first_ctrl_c_waits_for_the_step_and_the_second_stops_at_once():
     image the worker still read (SIGSEGV in detect, one run in eight here). The first Ctrl-C now only asks."""
     from edge_sdk.console import CtrlC
 
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # SIG_IGN when the suite runs in the background
     seen = []
+    try:
+        _ctrl_c_twice(CtrlC, seen)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler before it is back
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with CtrlC() as stop:  # a job started with SIGINT ignored stays deaf to it
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and stop.requested == 0
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _ctrl_c_twice(CtrlC, seen):
     with CtrlC(notice=lambda: seen.append("asked")) as stop:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the handler runs here, in the main thread, and raises nothing
@@ -226,7 +239,6 @@ def test_the_first_ctrl_c_waits_for_the_step_and_the_second_stops_at_once():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the old handler is back
 
 
 def test_shards_together_cover_every_input(tiny_artifact, photos, tmp_path):
