@@ -50,6 +50,8 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
     import litert_torch
     import numpy as np
 
+    from edge_sdk.versions import versions  # litert-torch's and ai-edge-litert's are in every manifest already
+
     steps, info = {}, {}
     recipe_name = target.options.get("recipe")  # an ai-edge-quantizer recipe, or None: float
     with atomic_path(path) as tmp:
@@ -65,7 +67,8 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
             t = time.perf_counter()
             q = quantizer.Quantizer(str(float_path))
             q.load_quantization_recipe(RECIPES.get(recipe_name) or getattr(recipe, recipe_name)())
-            info["quantization"] = {"tool": f"ai-edge-quantizer {_version('ai-edge-quantizer')}", "recipe": recipe_name}
+            info["quantization"] = {"tool": f"ai-edge-quantizer {versions(('ai-edge-quantizer',))['ai-edge-quantizer']}",
+                                    "recipe": recipe_name}
             calibration = None
             if target.calibration:  # static: activation ranges from the calibration crops
                 (key, sig), = Interpreter(model_path=str(float_path)).get_signature_list().items()
@@ -79,11 +82,5 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
             result.export_model(str(tmp), overwrite=True)
             steps["quantize_s"] = round(time.perf_counter() - t, 2)
         info["operators"] = operators(tmp)
-    info["litert"] = {"litert-torch": _version("litert-torch"), "ai-edge-litert": _version("ai-edge-litert")}
     return {"steps": steps, **info}
 
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    return version(dist)

@@ -78,7 +78,7 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
             tail = " | ".join(log.strip().splitlines()[-3:])[:400]
             raise ExportError(target.name, prep.name, f"pnnx exited {done.returncode}: {tail}")
         layers = _layers(tmp / "model.param")
-    return {"steps": steps, "ncnn": {"pnnx": _version("pnnx"), "half_weights": half, "layers": layers}}
+    return {"steps": steps, "ncnn": {"half_weights": half, "layers": layers}}  # pnnx's version: the manifest's versions
 
 
 def _layers(param: Path) -> dict[str, int]:
@@ -90,8 +90,3 @@ def _layers(param: Path) -> dict[str, int]:
             counts[kind] = counts.get(kind, 0) + 1
     return dict(sorted(counts.items()))
 
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    return version(dist)

@@ -116,3 +116,17 @@ def sample_clip(tmp_path_factory):
     out.release()
     src.release()
     return path
+
+
+def assert_camera_scores(artifact, clip, tmp_path, frames: int = 8) -> None:
+    """``camera`` (run_stream) on a video with ``artifact``: every frame recorded, faces scored as probabilities."""
+    import json
+
+    from edge_sdk.stream import run_stream
+
+    jsonl = tmp_path / "frames.jsonl"
+    summary = run_stream(str(clip), artifact, jsonl=jsonl, max_frames=frames)
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert summary["status"] == "max_frames" and len(records) == frames
+    scored = [f for fr in records for f in fr["faces"]]
+    assert scored and all(0 <= f["p_fake"] <= 1 for f in scored)

@@ -14,7 +14,7 @@ pytest.importorskip("litert_torch", reason="litert-torch is not installed (make 
 import edge_sdk  # noqa: E402
 from edge_sdk import manifest, targets  # noqa: E402
 from edge_sdk.export import export  # noqa: E402
-from tests.conftest import shared_path  # noqa: E402
+from tests.conftest import assert_camera_scores, shared_path  # noqa: E402
 
 ROWS = ["litert-fp32", "litert-fp16", "litert-int8"]
 
@@ -87,11 +87,4 @@ def test_a_truncated_tflite_gets_one_line_naming_it(student, tmp_path):
 
 
 def test_camera_runs_a_litert_artifact_on_a_video(student, sample_clip, tmp_path):
-    from edge_sdk.stream import run_stream
-
-    jsonl = tmp_path / "frames.jsonl"
-    summary = run_stream(str(sample_clip), student["litert-int8"]["path"], jsonl=jsonl, max_frames=8)
-    frames = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert summary["status"] == "max_frames" and len(frames) == 8
-    scored = [f for fr in frames for f in fr["faces"]]
-    assert scored and all(0 <= f["p_fake"] <= 1 for f in scored)
+    assert_camera_scores(student["litert-int8"]["path"], sample_clip, tmp_path)

@@ -17,7 +17,7 @@ pytest.importorskip("ncnn", reason="ncnn is not installed (pip install 'edge-sdk
 import edge_sdk  # noqa: E402
 from edge_sdk import manifest, targets  # noqa: E402
 from edge_sdk.export import export  # noqa: E402
-from tests.conftest import shared_path  # noqa: E402
+from tests.conftest import assert_camera_scores, shared_path  # noqa: E402
 
 ROWS = ["ncnn-fp32", "ncnn-fp16"]
 
@@ -101,11 +101,4 @@ def test_a_relative_out_folder_works(tmp_path, monkeypatch):
 
 
 def test_camera_runs_an_ncnn_artifact_on_a_video(student, sample_clip, tmp_path):
-    from edge_sdk.stream import run_stream
-
-    jsonl = tmp_path / "frames.jsonl"
-    summary = run_stream(str(sample_clip), student["ncnn-fp16"]["path"], jsonl=jsonl, max_frames=8)
-    frames = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert summary["status"] == "max_frames" and len(frames) == 8
-    scored = [f for fr in frames for f in fr["faces"]]
-    assert scored and all(0 <= f["p_fake"] <= 1 for f in scored)
+    assert_camera_scores(student["ncnn-fp16"]["path"], sample_clip, tmp_path)

@@ -108,18 +108,33 @@ print(json.dumps({"records": records, "logits": logits, "backend": [name, device
 """
 
 
+def _install_extras(venv: Path, extras: str) -> set[str]:
+    """``pip install '.[EXTRAS]'`` (pinned) into the runtime venv; the names of what is installed after it."""
+    done = subprocess.run([str(venv), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"),
+                           f"{ROOT}[{extras}]"], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip install '.[{extras}]' failed:\n{done.stderr[-3000:]}"
+    listed = subprocess.run([str(venv), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
+                            check=True)
+    return {p["name"].lower() for p in json.loads(listed.stdout)}
+
+
+def _run_script(venv: Path, script: str, artifact, batch: np.ndarray, tmp_path: Path) -> dict:
+    """``script`` in the runtime venv on ``artifact``, a sample photo and ``batch``; its last JSON line."""
+    np.save(tmp_path / "batch.npy", batch)
+    photo = shared_path("samples", "western_real_1.JPG")
+    run = subprocess.run([str(venv), "-c", script, str(artifact), str(photo), str(tmp_path / "batch.npy")],
+                         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def test_openvino_extra_alone_runs_an_openvino_artifact_without_torch(runtime_venv, b0_artifacts, tmp_path):
     """``pip install '.[runtime,openvino]'`` on an Intel box: the IR runs, detect scores, and torch never loads."""
     ov = pytest.importorskip("openvino")
     import edge_sdk
     from edge_sdk import manifest
 
-    done = subprocess.run([str(runtime_venv), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"),
-                           f"{ROOT}[runtime,openvino]"], capture_output=True, text=True)
-    assert done.returncode == 0, f"pip install '.[runtime,openvino]' failed:\n{done.stderr[-3000:]}"
-    listed = subprocess.run([str(runtime_venv), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
-                            check=True)
-    installed = {p["name"].lower() for p in json.loads(listed.stdout)}
+    installed = _install_extras(runtime_venv, "runtime,openvino")
     assert "openvino" in installed and "torch" not in installed and "nncf" not in installed
     ir = tmp_path / "openvino-fp32" / "b0.openvino"
     ir.mkdir(parents=True)
@@ -127,12 +142,7 @@ def test_openvino_extra_alone_runs_an_openvino_artifact_without_torch(runtime_ve
     manifest.write(manifest.build(ir, model="ms_eff_gcvit_b0", target="openvino", precision="fp32",
                                   crop=b0_artifacts["spec"], input_shape=["batch", 3, 224, 224]), ir.parent / "manifest.json")
     batch = np.random.default_rng(1).standard_normal((2, 3, 224, 224)).astype(np.float32)
-    np.save(tmp_path / "batch.npy", batch)
-    photo = shared_path("samples", "western_real_1.JPG")
-    run = subprocess.run([str(runtime_venv), "-c", OV_SCRIPT, str(ir), str(photo), str(tmp_path / "batch.npy")],
-                         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = _run_script(runtime_venv, OV_SCRIPT, ir, batch, tmp_path)
     assert out["heavy_modules"] == [] and out["backend"] == ["openvino", "CPU"]
     (rec,) = out["records"]
     assert rec["ok"] and len(rec["faces"]) == 1
@@ -153,12 +163,7 @@ def test_litert_extra_alone_runs_a_tflite_artifact_without_torch(runtime_venv, b
     import edge_sdk
     from edge_sdk import manifest
 
-    done = subprocess.run([str(runtime_venv), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"),
-                           f"{ROOT}[runtime,litert]"], capture_output=True, text=True)
-    assert done.returncode == 0, f"pip install '.[runtime,litert]' failed:\n{done.stderr[-3000:]}"
-    listed = subprocess.run([str(runtime_venv), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
-                            check=True)
-    installed = {p["name"].lower() for p in json.loads(listed.stdout)}
+    installed = _install_extras(runtime_venv, "runtime,litert")
     assert "ai-edge-litert" in installed and not installed & {"torch", "litert-torch", "jax", "xdsl"}
     torch.manual_seed(0)
     model = timm.create_model("mobilenetv3_small_050", num_classes=1).eval()
@@ -168,12 +173,7 @@ def test_litert_extra_alone_runs_a_tflite_artifact_without_torch(runtime_venv, b
     manifest.write(manifest.build(art, model="mobilenetv3_small_050", target="litert", precision="fp32",
                                   crop=b0_artifacts["spec"], input_shape=[1, 3, 224, 224]), art.parent / "manifest.json")
     batch = np.random.default_rng(2).standard_normal((3, 3, 224, 224)).astype(np.float32)
-    np.save(tmp_path / "batch.npy", batch)
-    photo = shared_path("samples", "western_real_1.JPG")
-    run = subprocess.run([str(runtime_venv), "-c", LITERT_SCRIPT, str(art), str(photo), str(tmp_path / "batch.npy")],
-                         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = _run_script(runtime_venv, LITERT_SCRIPT, art, batch, tmp_path)
     assert out["heavy_modules"] == [] and out["backend"] == ["litert", "cpu"]
     (rec,) = out["records"]
     assert rec["ok"] and len(rec["faces"]) == 1
@@ -189,19 +189,11 @@ def test_ncnn_extra_alone_runs_an_ncnn_artifact_without_torch(runtime_venv, tmp_
     import edge_sdk
     from edge_sdk.export import export
 
-    done = subprocess.run([str(runtime_venv), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"),
-                           f"{ROOT}[runtime,ncnn]"], capture_output=True, text=True)
-    assert done.returncode == 0, f"pip install '.[runtime,ncnn]' failed:\n{done.stderr[-3000:]}"
+    assert "ncnn" in _install_extras(runtime_venv, "runtime,ncnn")
     (rec,) = export("mobilenetv3_small_050", formats=["ncnn-fp32"], out=tmp_path / "out", parity_crops=4)
     assert rec["ok"], rec.get("error")
     batch = np.random.default_rng(3).standard_normal((2, 3, 224, 224)).astype(np.float32)
-    np.save(tmp_path / "batch.npy", batch)
-    photo = shared_path("samples", "western_real_1.JPG")
-    run = subprocess.run([str(runtime_venv), "-c", OV_SCRIPT.replace('"onnx")', '"onnx", "pnnx")'), rec["path"],
-                          str(photo), str(tmp_path / "batch.npy")], capture_output=True, text=True, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": ""})
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = _run_script(runtime_venv, OV_SCRIPT.replace('"onnx")', '"onnx", "pnnx")'), rec["path"], batch, tmp_path)
     assert out["heavy_modules"] == [] and out["backend"] == ["ncnn", "cpu"]
     (r,) = out["records"]
     assert r["ok"] and len(r["faces"]) == 1
