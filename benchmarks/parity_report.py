@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
@@ -41,9 +42,16 @@ def run_case(model: str, target_names: list[str], data: str, out: Path, calib_va
     return rows
 
 
+def _cases(command: str) -> list[str]:
+    """The models a parity_report command checked (its ``--case MODEL:TARGETS`` arguments)."""
+    return [c.rpartition(":")[0] for c in re.findall(r"--case[ =](\S+)", command)]
+
+
 def to_markdown(doc: dict) -> str:
     m = doc["machine"]
-    lines = [f"`{doc['command']}`", "", f"Machine: {m['cpu']}, {m['cores']} cores; {m['when']}.", "",
+    runs = doc.get("runs") or [{"command": doc["command"], "when": m["when"]}]  # --append: every part's command
+    lines = [*(f"`{r['command']}` ({r['when'][:10]})" + ("  " if i < len(runs) - 1 else "") for i, r in enumerate(runs)),
+             "", f"Machine: {m['cpu']}, {m['cores']} cores; {m['when']}.", "",
              "| model | target | parity | inputs | max abs d logit | worst kind | agreement | Spearman | abs AUC change | "
              "logit spread | export (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
@@ -75,17 +83,22 @@ def main(argv: list[str] | None = None) -> int:
     from .machine import machine
 
     out = Path(args.out)
-    rows = []
+    rows, runs = [], []
     if args.append and (out / "parity.json").is_file():
         new = {case.rpartition(":")[0] for case in args.case}
-        rows = [r for r in json.loads((out / "parity.json").read_text())["rows"] if r["model"] not in new]
+        old = json.loads((out / "parity.json").read_text())
+        rows = [r for r in old["rows"] if r["model"] not in new]
+        if "machine" in old:  # the earlier parts' commands stay named beside the rows they wrote, until redone
+            runs = [r for r in old.get("runs") or [{"command": old["command"], "when": old["machine"]["when"]}]
+                    if not set(_cases(r["command"])) <= new]
     for case in args.case:
         model, _, names = case.rpartition(":")
         folder = Path(model).parent.name if Path(model).is_file() else model  # teacher/best.pt -> teacher
         rows += run_case(model, [n for n in names.split(",") if n], args.data, out / folder,
                          calib_variants=not args.no_calib_variants)
         write_atomic(out / "parity.json", to_json({"rows": rows}, indent=2))  # what is done so far survives a kill
-    doc = {"command": "python -m edge_sdk.benchmarks.parity_report " + " ".join(argv or []), "machine": machine(),
+    command, where = "python -m edge_sdk.benchmarks.parity_report " + " ".join(argv or []), machine()
+    doc = {"command": command, "machine": where, "runs": [*runs, {"command": command, "when": where["when"]}],
            "rows": rows}
     write_atomic(out / "parity.json", to_json(doc, indent=2) + "\n")
     write_atomic(out / "parity.md", to_markdown(doc) + "\n")

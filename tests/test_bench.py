@@ -227,3 +227,31 @@ def test_example_workflow_runs_a_command_the_cli_accepts():
     assert verb == "bench" and cfg.baseline and cfg.max_regression == 0.25
     assert bench_mod.parse_targets(",".join(cfg.targets)) == ["torch", "onnx-fp32", "onnx-int8", "executorch-fp32",
                                                               "executorch-int8"]
+
+
+def test_parity_report_append_keeps_each_parts_command_until_that_part_is_redone(tmp_path, monkeypatch):
+    """A parity document made in parts names every part's command beside its rows; re-running a part replaces its
+    rows and its command, and the rendered table lists the commands that made it."""
+    from edge_sdk.benchmarks import parity_report
+
+    calls = []
+
+    def fake_case(model, targets, data, out, calib_variants=True):
+        calls.append(model)
+        return [{"model": model, "label": model, "target": t, "ok": True, "status": "passed", "n": 4,
+                 "max_abs_logit": 1e-6 * len(calls), "worst_kind": "face", "agreement": 1.0, "spearman": 1.0,
+                 "reference_spread": 1.0, "auc_delta": 0.0, "export_s": 1.0} for t in targets]
+
+    monkeypatch.setattr(parity_report, "run_case", fake_case)
+    out = str(tmp_path / "p")
+    parity_report.main(["--data", "d", "--out", out, "--case", "a:onnx-fp32"])
+    parity_report.main(["--append", "--data", "d", "--out", out, "--case", "b:onnx-fp32,litert-fp32"])
+    parity_report.main(["--append", "--data", "d", "--out", out, "--case", "a:onnx-fp32,ncnn-fp32"])
+    doc = json.loads((tmp_path / "p" / "parity.json").read_text())
+    assert [r["command"].split("--case ")[-1] for r in doc["runs"]] == ["b:onnx-fp32,litert-fp32", "a:onnx-fp32,ncnn-fp32"]
+    assert sorted((r["model"], r["target"]) for r in doc["rows"]) == [
+        ("a", "ncnn-fp32"), ("a", "onnx-fp32"), ("b", "litert-fp32"), ("b", "onnx-fp32")]
+    assert next(r for r in doc["rows"] if r["model"] == "a")["max_abs_logit"] == pytest.approx(3e-6)  # the redone one
+    md = (tmp_path / "p" / "parity.md").read_text()
+    assert "--case b:onnx-fp32,litert-fp32" in md and "--case a:onnx-fp32,ncnn-fp32" in md
+    assert "--case a:onnx-fp32`" not in md  # the first part's command went with its rows

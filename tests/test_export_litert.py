@@ -61,6 +61,29 @@ def test_int8_keeps_int8_io_and_the_backend_quantizes_the_crop_with_the_files_sc
     assert np.abs(got - ref).max() < 8 * out["quantization"][0] + 0.05, (got, ref)
 
 
+def test_int8_activation_ranges_are_min_and_max_over_every_calibration_input(student):
+    """Fed one crop at a time, ai-edge-quantizer's own moving average collapses the logit's range to about the last
+    crops' logit (a trained student lost 87% of its face decisions to that); the exporter's ranges span them all."""
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import recipe
+
+    from edge_sdk.export import litert
+
+    path = student["litert-fp32"]["path"]
+    rng = np.random.default_rng(1)
+    inputs = [(rng.standard_normal((1, 3, 224, 224)) * s + o).astype(np.float32)
+              for s, o in zip(np.linspace(0.2, 3, 12), np.linspace(-2, 2, 12)[::-1])]
+    runner = Interpreter(model_path=path).get_signature_runner()
+    (name,) = runner.get_input_details()
+    logits = np.array([next(iter(runner(**{name: x}).values())).item() for x in inputs])
+    assert np.ptp(logits) > 1e-3, logits  # the inputs move the logit, so a collapsed range is visible
+    qsvs = litert.calibrate(Path(path), inputs, recipe.static_wi8_ai8())
+    (out,) = Interpreter(model_path=path).get_output_details()
+    got = qsvs[out["name"]]
+    assert np.isclose(float(np.min(got["min"])), logits.min(), rtol=1e-4, atol=1e-5), (got, logits)
+    assert np.isclose(float(np.max(got["max"])), logits.max(), rtol=1e-4, atol=1e-5), (got, logits)
+
+
 def test_load_picks_litert_by_its_suffix_any_batch_and_detect_runs_it(student, tmp_path):
     from edge_sdk.pipeline import detect
 
