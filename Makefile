@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edge-sdk-installed
 
-.PHONY: demo zoo docs test install assets bench bench-ci clean
+.PHONY: demo zoo docs test install assets bench bench-vit bench-ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,13 @@ BENCH_CACHE ?= runs/bench-cache
 bench: assets
 	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9_student,repvit_m1_1_student --targets all --threads 2 \
 	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench $(if $(SAMPLES),--e2e $(SAMPLES)/western_fake.mp4,)
+
+# Seed 001's ViT-B/16 (random weights in the HF layout) on every target this machine runs or checks, per
+# precision (int8 keeps layer norm, softmax and GELU in float: its card); 30 timed runs, about 20 minutes.
+VIT_TARGETS = torch,onnx-fp32,onnx-fp16,onnx-int8,executorch-fp32,executorch-int8,coreml-fp16,tensorrt-fp16,tensorrt-int8,openvino-fp32,openvino-fp16,openvino-int8,litert-fp32,litert-fp16,litert-int8,ncnn-fp32,ncnn-fp16
+bench-vit: assets
+	$(VENV)/bin/edge-sdk bench --models vit_b16_hf_deepfake --targets $(VIT_TARGETS) --threads 2 --runs 30 \
+	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench-vit
 
 # CI's quick bench (.ci/run): B0 and RepViT-M0.9, ONNX and ExecuTorch fp32/int8, 20 runs; fails on a parity
 # regression against the committed baseline (speed is reported as ratios to eager PyTorch, not gated).

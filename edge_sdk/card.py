@@ -40,6 +40,13 @@ class Licence:
     note: str = ""
 
 
+# Op kinds a card can keep in float in its int8 artifacts, each exporter finding them in its own graph (ONNX nodes,
+# the XNNPACK quantizer's annotations, NNCF's ignored scope, ai-edge-quantizer's recipe). Post-training int8 of
+# transformers loses accuracy in these three (TensorRT's tracker: "for transformer-based model, PTQ cannot provide
+# a good accuracy"), so a ViT's card names them
+FLOAT_KINDS = {"layer_norm": "LayerNorm", "softmax": "Softmax", "gelu": "GELU"}
+
+
 @dataclass(frozen=True)
 class Card:
     name: str
@@ -59,6 +66,12 @@ class Card:
     export_limits: dict = field(default_factory=dict)  # target name or format -> why it fails
     reference: str = ""            # the public code this is checked against
     defaults: dict = field(default_factory=dict)  # create_model kwargs this zoo entry sets (e.g. a distillation head)
+    int8_float: tuple[str, ...] = ()  # op kinds (FLOAT_KINDS) every int8 export of this model keeps in float
+
+    def __post_init__(self):
+        unknown = set(self.int8_float) - set(FLOAT_KINDS)
+        if unknown:
+            raise ValueError(f"card {self.name}: int8_float {sorted(unknown)}: use {', '.join(FLOAT_KINDS)}")
 
     def signature(self, size: int | None = None, frames: int | None = None) -> dict:
         """The input signature at a (trained) size and clip length: kind, shape without batch, layout, streams."""
@@ -88,4 +101,4 @@ class Card:
         return self.export_limits.get(fmt)
 
 
-__all__ = ["Card", "Stream", "ExplainLayer", "Licence", "OUTPUT_MEANING"]
+__all__ = ["Card", "Stream", "ExplainLayer", "Licence", "OUTPUT_MEANING", "FLOAT_KINDS"]

@@ -53,6 +53,28 @@ def quantize_pt2e(module: torch.nn.Module, example: torch.Tensor, batches) -> to
     return convert_pt2e(prepared)
 
 
+# The card's int8_float kinds as aten ops. The XNNPACK quantizer annotates convs, linears, adds, muls, pools and
+# cats only, so these stay float in every int8 program; op_precisions shows it in the manifest
+KIND_OPS = {"layer_norm": ("layer_norm", "native_layer_norm"), "softmax": ("softmax", "_softmax"),
+            "gelu": ("gelu",)}
+
+
+def op_precisions(graph_module) -> dict:
+    """aten ops of a converted PT2E graph that the quantizer annotated (run int8 by XNNPACK) and those it left in
+    float, with counts. An op between two quantized neighbours still sits between a dequantize and a quantize, so
+    the annotation, which convert_pt2e keeps in each node's meta, is what says which ran int8."""
+    from collections import Counter
+
+    out = {"quantized": Counter(), "float": Counter()}
+    for node in graph_module.graph.nodes:
+        name = getattr(node.target, "__name__", str(node.target)).split(".")[0]
+        if node.op != "call_function" or name.startswith(("quantize_per", "dequantize_per", "getitem")):
+            continue
+        annotated = getattr(node.meta.get("quantization_annotation"), "_annotated", False)
+        out["quantized" if annotated else "float"][name] += 1
+    return {k: dict(sorted(v.items())) for k, v in out.items()}
+
+
 def delegation_report(edge_program) -> dict:
     """Delegated subgraphs and nodes, and the operators left outside every delegate (with counts)."""
     gm = edge_program.exported_program().graph_module
@@ -98,6 +120,7 @@ def export_executorch(module: torch.nn.Module, path: str | os.PathLike, example:
             raise ValueError("int8 ExecuTorch programs use the XNNPACK quantizer; Core ML int8 is the coreml target")
         module = quantize_pt2e(module, example, batches)
         times["quantize_s"] = round(time.perf_counter() - t0, 2)
+        ops = op_precisions(module)
     t1 = time.perf_counter()
     exported = torch.export.export(module, (example,))
     part = _partitioner(delegate, precision)
@@ -110,7 +133,8 @@ def export_executorch(module: torch.nn.Module, path: str | os.PathLike, example:
         raise RuntimeError(f"the lowered program's input dim_order is {orders}, not contiguous: its runtime would "
                            "misread NCHW inputs (pytorch/executorch#21837)")
     write_atomic(path, program.buffer)
-    return {"delegate": delegate, **report, **times, "input_dim_order": [list(o) for o in orders]}
+    return {"delegate": delegate, **report, **times, "input_dim_order": [list(o) for o in orders],
+            **({"ops": ops} if precision == "int8" else {})}
 
 
 def input_dim_orders(program) -> list[tuple[int, ...]]:
@@ -126,4 +150,10 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
                                target.options.get("compute", "fp32"), delegate=target.options.get("delegate", "xnnpack"),
                                batches=None if ctx["calib"] is None else ctx["calib"].batches(1))
     steps = {k: report.pop(k) for k in list(report) if k.endswith("_s")}
-    return {"steps": steps, "delegation": report}
+    info = {"steps": steps, "delegation": report}
+    if quantize:
+        ops = report.pop("ops")
+        kinds = {k: sum(ops["float"].get(a, 0) for a in KIND_OPS[k]) for k in prep.card.int8_float}
+        info["quantization"] = {"tool": "XNNPACKQuantizer (PT2E), per-channel symmetric weights", "ops": ops,
+                                **({"kept_float_kinds": kinds} if kinds else {})}
+    return info

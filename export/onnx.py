@@ -104,16 +104,69 @@ def matching_nodes(path: str | os.PathLike, patterns: list[str]) -> list[str]:
     return [n.name for n in nodes if any(fnmatch.fnmatch(n.name, p) or fnmatch.fnmatch(n.op_type, p) for p in patterns)]
 
 
+# The card's int8_float kinds as ONNX op types; GELU below opset 20 is torch's erf form, found by kind_nodes
+KIND_OPS = {"layer_norm": ("LayerNormalization",), "softmax": ("Softmax",), "gelu": ("Gelu",)}
+
+
+def kind_nodes(path: str | os.PathLike, kinds) -> dict[str, list[str]]:
+    """Node names of each op kind (``Card.int8_float``) in an ONNX graph: by op type, and GELU also as torch.onnx
+    writes it below opset 20, ``x * (0.5 * (1 + erf(x / sqrt 2)))``: Div -> Erf -> Add -> Mul -> Mul."""
+    from collections import defaultdict
+
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    producer = {o: n for n in graph.node for o in n.output}
+    consumers = defaultdict(list)
+    for n in graph.node:
+        for i in n.input:
+            consumers[i].append(n)
+    found = {k: [n.name for n in graph.node if n.op_type in KIND_OPS[k]] for k in kinds}
+    if "gelu" in kinds:
+        for erf in (n for n in graph.node if n.op_type == "Erf"):
+            group, cur = [erf], erf
+            div = producer.get(erf.input[0])
+            if div is not None and div.op_type == "Div":
+                group.insert(0, div)
+            for op in ("Add", "Mul", "Mul"):
+                nxt = [c for c in consumers[cur.output[0]] if c.op_type == op]
+                if not nxt:
+                    break
+                cur = nxt[0]
+                group.append(cur)
+            found["gelu"] += [n.name for n in group]
+    return found
+
+
+def op_precisions(path: str | os.PathLike) -> dict:
+    """Op types that run int8 (a DequantizeLinear gives every input that is not a constant) and those left in
+    float, with counts: what the manifest says stayed float."""
+    from collections import Counter
+
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    dq = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    consts = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    out = {"quantized": Counter(), "float": Counter()}
+    for n in graph.node:
+        if n.op_type not in ("QuantizeLinear", "DequantizeLinear", "Constant"):
+            live = [i for i in n.input if i and i not in consts]
+            out["quantized" if live and all(i in dq for i in live) else "float"][n.op_type] += 1
+    return {k: dict(sorted(v.items())) for k, v in out.items()}
+
+
 def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, batches, method: str = "minmax",
                   keep_float: list[str] | None = None, per_channel: bool = True, symmetric: bool = True,
-                  quantize_bias: bool = True) -> dict:
+                  quantize_bias: bool = True, float_kinds=()) -> dict:
     """Static int8 quantization with ONNX Runtime: QDQ format, per-channel weights, calibrated on ``batches``.
 
     ``symmetric`` keeps every zero point at 0 (int8 activations and weights), which TensorRT's explicit
     quantization needs; otherwise activations are uint8 with zero points (U8S8), what ONNX Runtime
     recommends on x86 CPUs (S8S8 ran B0 at 83 ms against 40 ms here). TensorRT also wants float biases
     (``quantize_bias=False``: it takes only int8 into DequantizeLinear). ``keep_float``: glob
-    patterns of node names or op types left in float. Returns what was done (node counts, excluded nodes).
+    patterns of node names or op types left in float; ``float_kinds``: the card's op kinds kept float
+    (``kind_nodes``). Returns what was done (node counts, excluded nodes, which op types run int8 and float).
     """
     import tempfile
 
@@ -128,6 +181,12 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, batches, metho
     excluded = matching_nodes(src, keep_float or [])
     if keep_float and not excluded:
         raise InputError(f"--keep-float {keep_float}: no node name or op type matches in {src.name}")
+    kinds = kind_nodes(src, float_kinds)
+    excluded += [n for names in kinds.values() for n in names if n not in excluded]
+    # with kinds kept float, only the matmuls' and convs' inputs are quantized, and their outputs left float (NNCF's
+    # transformer preset does the same): an excluded op between two quantized tensors would still sit between a
+    # DequantizeLinear and a QuantizeLinear, which ONNX Runtime fuses into its int8 kernel (QLinearSoftmax, ...)
+    op_types = ["Conv", "MatMul", "Gemm"] if float_kinds else None
     import onnx
 
     input_name = onnx.load(str(src), load_external_data=False).graph.input[0].name
@@ -145,16 +204,18 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, batches, metho
         out = Path(tmp) / "q.onnx"
         quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
                         activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
+                        weight_type=QuantType.QInt8, nodes_to_exclude=excluded, op_types_to_quantize=op_types,
                         calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                                           "percentile": CalibrationMethod.Percentile}[method],
                         extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
-                                       "QuantizeBias": quantize_bias})
+                                       "QuantizeBias": quantize_bias,
+                                       **({"OpTypesToExcludeOutputQuantization": op_types} if op_types else {})})
         _save_atomic(onnx.load(str(out)), dst)
     ops = [n.op_type for n in onnx.load(str(dst)).graph.node]
     return {"method": method, "per_channel": per_channel, "symmetric": symmetric, "quantize_bias": quantize_bias,
-            "kept_float": excluded,
-            "quantize_nodes": ops.count("QuantizeLinear"), "dequantize_nodes": ops.count("DequantizeLinear")}
+            "kept_float": excluded, **({"kept_float_kinds": {k: len(v) for k, v in kinds.items()}} if kinds else {}),
+            "quantize_nodes": ops.count("QuantizeLinear"), "dequantize_nodes": ops.count("DequantizeLinear"),
+            "ops": op_precisions(dst)}
 
 
 def float_onnx(prep, opts, ctx: dict) -> tuple[Path, dict, dict]:
@@ -190,7 +251,7 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
         steps["fp16_s"] = round(time.perf_counter() - t, 2)
     elif target.calibration:
         info["quantization"] = quantize_int8(src, path, ctx["calib"].batches(1), method=opts.calib_method,
-                                             keep_float=list(opts.keep_float),
+                                             keep_float=list(opts.keep_float), float_kinds=prep.card.int8_float,
                                              symmetric=target.options.get("symmetric", False),
                                              quantize_bias=target.options.get("quantize_bias", True))
         steps["quantize_s"] = round(time.perf_counter() - t, 2)

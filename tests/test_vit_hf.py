@@ -4,6 +4,7 @@ checkpoint like any other (load, export, parity)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import warnings
 
@@ -16,6 +17,7 @@ transformers = pytest.importorskip("transformers", reason="transformers is a tes
 from edge_sdk import manifest  # noqa: E402
 from edge_sdk.errors import CheckpointError  # noqa: E402
 from edge_sdk.models import load  # noqa: E402
+from tests.conftest import shared_path  # noqa: E402
 
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48, image_size=32,
             patch_size=8)
@@ -106,6 +108,51 @@ def test_a_hf_folder_exports_and_the_manifest_carries_its_preprocessing(tmp_path
     with edge_sdk.load(rec["path"]) as ort:  # the artifact's sigmoid is transformers' softmax P(fake)
         np.testing.assert_allclose(1 / (1 + np.exp(-ort.predict(x))), _p_fake(hf, torch.from_numpy(x), 0), atol=1e-5)
     assert json.loads(json.dumps(m["card"]))["family"] == "vit_hf"
+
+
+# per int8 runtime: the ops the card's kinds (layer norm, softmax, GELU) are in its graph. Softmax sits inside a fused
+# scaled dot-product attention in ExecuTorch (left float whole) and OpenVINO, whose fused op NNCF's transformer
+# preset feeds int8 q, k and v (its softmax is computed in float inside): no separate Softmax is left to see there
+INT8 = {"onnx-int8": {"layer_norm": ["LayerNormalization"], "softmax": ["Softmax"], "gelu": ["Erf"],
+                      "matmul": ["Gemm", "MatMul"]},
+        "executorch-int8": {"layer_norm": ["layer_norm"], "softmax": ["scaled_dot_product_attention"],
+                            "gelu": ["gelu"], "matmul": ["linear"]},
+        "openvino-int8": {"layer_norm": ["MVN"], "softmax": ["Softmax"], "gelu": ["Gelu"],
+                          "matmul": ["MatMul"]},
+        "litert-int8": {"layer_norm": ["RSQRT", "SQUARED_DIFFERENCE"], "softmax": ["SOFTMAX"], "gelu": ["GELU"],
+                        "matmul": ["FULLY_CONNECTED", "BATCH_MATMUL"]}}
+
+
+@pytest.fixture(scope="module")
+def int8_vit(tmp_path_factory):
+    from edge_sdk.export import export
+
+    tmp = tmp_path_factory.mktemp("vit_int8")
+    _, folder = _hf(tmp, {0: "Real", 1: "Fake"}, **TINY)
+    names = [n for n in INT8 if n != "litert-int8" or importlib.util.find_spec("litert_torch")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        records = export(str(folder), formats=names, out=tmp / "out", calib=shared_path("samples"), calib_size=16,
+                         parity_crops=16)
+    return {r["name"]: r for r in records}
+
+
+@pytest.mark.parametrize("name", list(INT8))
+def test_int8_quantizes_the_matmuls_and_keeps_layer_norm_softmax_and_gelu_float(int8_vit, name):
+    """The card's int8_float kinds: every int8 runtime quantizes the ViT's matmuls and leaves its layer norms,
+    softmaxes and GELUs in float, and the manifest names which ops ran int8 and which stayed float."""
+    if name not in int8_vit:
+        pytest.skip("litert-torch is not installed (make install adds it in its own step)")
+    r = int8_vit[name]
+    assert r["ok"], r.get("error")
+    q = manifest.load(r["path"])["export"]["quantization"]
+    ops, want = q["ops"], INT8[name]
+    for kind in ("layer_norm", "softmax", "gelu"):
+        fused = (name, kind) == ("openvino-int8", "softmax")
+        assert all((fused or ops["float"].get(op, 0) > 0) and op not in ops["quantized"] for op in want[kind]), (kind, ops)
+    assert sum(ops["quantized"].get(op, 0) for op in want["matmul"]) >= 2 * TINY["num_hidden_layers"], ops
+    assert set(q["kept_float_kinds"]) == {"layer_norm", "softmax", "gelu"} and q["kept_float_kinds"]["layer_norm"] > 0
+    assert r["parity"]["status"] == "passed", r["parity"]
 
 
 def test_distil_from_a_hf_folder_uses_the_teachers_own_normalisation_and_size(tmp_path):

@@ -231,4 +231,7 @@ register_card(Card(
     explain={"last": ExplainLayer("blocks.11.norm1", "tokens", "gradcam")},  # the last block, before attention
     reference="transformers ViTForImageClassification (ViTImageProcessor: resize 224, mean/std 0.5); the training "
               "crops were 256x256 face images that the processor resized to 224",
+    export_limits={"ncnn": "timm's attention reshapes q, k and v into one 5-D tensor and unbinds it along axis 0; "
+                           "NCNN has no 5-D blobs, and pnnx drops Tensor.reshape and torch.unbind (make bench-vit)"},
+    int8_float=("layer_norm", "softmax", "gelu"),  # int8 quantizes the matmuls; these stay float (Card.FLOAT_KINDS)
 ))
