@@ -47,6 +47,12 @@ class Licence:
 FLOAT_KINDS = {"layer_norm": "LayerNorm", "softmax": "Softmax", "gelu": "GELU"}
 
 
+def kept_float_kinds(ops: dict, kind_ops: dict, kinds) -> dict[str, int]:
+    """Per kind of ``kinds``, how many of an int8 artifact's float ops (``ops["float"]``, op name -> count) are that
+    kind, ``kind_ops`` naming each kind's ops in the exporter's own graph."""
+    return {k: sum(ops["float"].get(name, 0) for name in kind_ops[k]) for k in kinds}
+
+
 @dataclass(frozen=True)
 class Card:
     name: str
@@ -101,4 +107,4 @@ class Card:
         return self.export_limits.get(fmt)
 
 
-__all__ = ["Card", "Stream", "ExplainLayer", "Licence", "OUTPUT_MEANING", "FLOAT_KINDS"]
+__all__ = ["Card", "Stream", "ExplainLayer", "Licence", "OUTPUT_MEANING", "FLOAT_KINDS", "kept_float_kinds"]

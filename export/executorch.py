@@ -152,8 +152,10 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
     steps = {k: report.pop(k) for k in list(report) if k.endswith("_s")}
     info = {"steps": steps, "delegation": report}
     if quantize:
+        from edge_sdk.card import kept_float_kinds
+
         ops = report.pop("ops")
-        kinds = {k: sum(ops["float"].get(a, 0) for a in KIND_OPS[k]) for k in prep.card.int8_float}
+        kinds = kept_float_kinds(ops, KIND_OPS, prep.card.int8_float)
         info["quantization"] = {"tool": "XNNPACKQuantizer (PT2E), per-channel symmetric weights", "ops": ops,
                                 **({"kept_float_kinds": kinds} if kinds else {})}
     return info

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from edge_sdk.card import kept_float_kinds
 from edge_sdk.fileio import atomic_path
 
 # Recipes written out here (ai-edge-quantizer has no function for them). float_casting: every op's weights to
@@ -41,22 +42,29 @@ def with_float_kinds(model_recipe: list, kinds) -> list:
                              for k in kinds)]
 
 
-def op_precisions(path: Path) -> dict:
-    """Operators of a .tflite that compute on int8 tensors and those left in float, with counts."""
+def _ops(path: Path) -> list[tuple[str, bool]]:
+    """Each operator of a .tflite: its name (builtin, or a custom op's own) and whether an input tensor is int8."""
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    out = {"quantized": Counter(), "float": Counter()}
+    ints = {schema.TensorType.INT8, schema.TensorType.UINT8}
+    out = []
     for g in model.subgraphs:
         for op in g.operators:
             code = model.operatorCodes[op.opcodeIndex]
             name = code.customCode.decode() if code.customCode else names.get(
                 max(code.builtinCode, code.deprecatedBuiltinCode), str(code.builtinCode))
-            if name in ("QUANTIZE", "DEQUANTIZE"):
-                continue
-            types = {g.tensors[i].type for i in op.inputs if i >= 0}
-            out["quantized" if types & {schema.TensorType.INT8, schema.TensorType.UINT8} else "float"][name] += 1
+            out.append((name, any(g.tensors[i].type in ints for i in op.inputs if i >= 0)))
+    return out
+
+
+def op_precisions(ops: list[tuple[str, bool]]) -> dict:
+    """Operators (``_ops``) that compute on int8 tensors and those left in float, with counts."""
+    out = {"quantized": Counter(), "float": Counter()}
+    for name, int8_input in ops:
+        if name not in ("QUANTIZE", "DEQUANTIZE"):
+            out["quantized" if int8_input else "float"][name] += 1
     return {k: dict(sorted(v.items())) for k, v in out.items()}
 
 
@@ -67,15 +75,9 @@ def _quiet():
         yield
 
 
-def operators(path: Path) -> dict[str, int]:
-    """Operator counts of a .tflite (builtin names; custom ops by their own name)."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    model = schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    codes = [names.get(max(c.builtinCode, c.deprecatedBuiltinCode), str(c.builtinCode)) if not c.customCode else
-             c.customCode.decode() for c in model.operatorCodes]
-    return dict(sorted(Counter(codes[op.opcodeIndex] for g in model.subgraphs for op in g.operators).items()))
+def operators(ops: list[tuple[str, bool]]) -> dict[str, int]:
+    """Operator counts of a .tflite (``_ops``: builtin names; custom ops by their own name)."""
+    return dict(sorted(Counter(name for name, _ in ops).items()))
 
 
 def calibrate(float_path: Path, inputs, model_recipe) -> dict:
@@ -135,11 +137,11 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
                 result = q.quantize(calibration, enable_progress_report=False)
             result.export_model(str(tmp), overwrite=True)
             steps["quantize_s"] = round(time.perf_counter() - t, 2)
-        info["operators"] = operators(tmp)
+        ops = _ops(tmp)  # the file parsed once for both reports
+        info["operators"] = operators(ops)
         if recipe_name is not None and target.calibration:
-            ops = info["quantization"]["ops"] = op_precisions(tmp)
+            precisions = info["quantization"]["ops"] = op_precisions(ops)
             if kinds:
-                info["quantization"]["kept_float_kinds"] = {k: sum(ops["float"].get(o, 0) for o in KIND_OPS[k])
-                                                            for k in kinds}
+                info["quantization"]["kept_float_kinds"] = kept_float_kinds(precisions, KIND_OPS, kinds)
     return {"steps": steps, **info}
 

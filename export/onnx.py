@@ -94,28 +94,23 @@ def to_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 
 
-def matching_nodes(path: str | os.PathLike, patterns: list[str]) -> list[str]:
-    """Names of nodes whose name or op type matches any glob pattern (``--keep-float``)."""
+def matching_nodes(graph, patterns: list[str]) -> list[str]:
+    """Names of an ONNX graph's nodes whose name or op type matches any glob pattern (``--keep-float``)."""
     import fnmatch
 
-    import onnx
-
-    nodes = onnx.load(str(path), load_external_data=False).graph.node
-    return [n.name for n in nodes if any(fnmatch.fnmatch(n.name, p) or fnmatch.fnmatch(n.op_type, p) for p in patterns)]
+    return [n.name for n in graph.node if any(fnmatch.fnmatch(n.name, p) or fnmatch.fnmatch(n.op_type, p)
+                                              for p in patterns)]
 
 
 # The card's int8_float kinds as ONNX op types; GELU below opset 20 is torch's erf form, found by kind_nodes
 KIND_OPS = {"layer_norm": ("LayerNormalization",), "softmax": ("Softmax",), "gelu": ("Gelu",)}
 
 
-def kind_nodes(path: str | os.PathLike, kinds) -> dict[str, list[str]]:
+def kind_nodes(graph, kinds) -> dict[str, list[str]]:
     """Node names of each op kind (``Card.int8_float``) in an ONNX graph: by op type, and GELU also as torch.onnx
     writes it below opset 20, ``x * (0.5 * (1 + erf(x / sqrt 2)))``: Div -> Erf -> Add -> Mul -> Mul."""
     from collections import defaultdict
 
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
     producer = {o: n for n in graph.node for o in n.output}
     consumers = defaultdict(list)
     for n in graph.node:
@@ -138,14 +133,11 @@ def kind_nodes(path: str | os.PathLike, kinds) -> dict[str, list[str]]:
     return found
 
 
-def op_precisions(path: str | os.PathLike) -> dict:
-    """Op types that run int8 (a DequantizeLinear gives every input that is not a constant) and those left in
-    float, with counts: what the manifest says stayed float."""
+def op_precisions(graph) -> dict:
+    """Op types of an ONNX graph that run int8 (a DequantizeLinear gives every input that is not a constant) and
+    those left in float, with counts: what the manifest says stayed float."""
     from collections import Counter
 
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
     dq = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
     consts = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
     out = {"quantized": Counter(), "float": Counter()}
@@ -178,18 +170,19 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, batches, metho
     if method not in CALIBRATION_METHODS:
         raise InputError(f"calibration method {method!r}: choose one of {', '.join(CALIBRATION_METHODS)}")
     src, dst = Path(src), Path(dst)
-    excluded = matching_nodes(src, keep_float or [])
+    import onnx
+
+    src_graph = onnx.load(str(src), load_external_data=False).graph  # read once: patterns, kinds, input name
+    excluded = matching_nodes(src_graph, keep_float or [])
     if keep_float and not excluded:
         raise InputError(f"--keep-float {keep_float}: no node name or op type matches in {src.name}")
-    kinds = kind_nodes(src, float_kinds)
+    kinds = kind_nodes(src_graph, float_kinds)
     excluded += [n for names in kinds.values() for n in names if n not in excluded]
     # with kinds kept float, only the matmuls' and convs' inputs are quantized, and their outputs left float (NNCF's
     # transformer preset does the same): an excluded op between two quantized tensors would still sit between a
     # DequantizeLinear and a QuantizeLinear, which ONNX Runtime fuses into its int8 kernel (QLinearSoftmax, ...)
     op_types = ["Conv", "MatMul", "Gemm"] if float_kinds else None
-    import onnx
-
-    input_name = onnx.load(str(src), load_external_data=False).graph.input[0].name
+    input_name = src_graph.input[0].name
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -210,12 +203,14 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, batches, metho
                         extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
                                        "QuantizeBias": quantize_bias,
                                        **({"OpTypesToExcludeOutputQuantization": op_types} if op_types else {})})
-        _save_atomic(onnx.load(str(out)), dst)
-    ops = [n.op_type for n in onnx.load(str(dst)).graph.node]
+        quantized = onnx.load(str(out))
+        _save_atomic(quantized, dst)
+    graph = quantized.graph  # what was written, read once
+    ops = [n.op_type for n in graph.node]
     return {"method": method, "per_channel": per_channel, "symmetric": symmetric, "quantize_bias": quantize_bias,
             "kept_float": excluded, **({"kept_float_kinds": {k: len(v) for k, v in kinds.items()}} if kinds else {}),
             "quantize_nodes": ops.count("QuantizeLinear"), "dequantize_nodes": ops.count("DequantizeLinear"),
-            "ops": op_precisions(dst)}
+            "ops": op_precisions(graph)}
 
 
 def float_onnx(prep, opts, ctx: dict) -> tuple[Path, dict, dict]:

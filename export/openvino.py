@@ -81,8 +81,9 @@ def build(prep, path: Path, target, opts, ctx: dict) -> dict:
                                 "calibration_inputs": len(calib), "model_type": "transformer" if attention else "default",
                                 "ranges": "min / max over the inputs", "ops": op_precisions(model)}
         if kinds:
-            ops = info["quantization"]["ops"]["float"]
-            info["quantization"]["kept_float_kinds"] = {k: sum(ops.get(t, 0) for t in KIND_OPS[k]) for k in kinds}
+            from edge_sdk.card import kept_float_kinds
+
+            info["quantization"]["kept_float_kinds"] = kept_float_kinds(info["quantization"]["ops"], KIND_OPS, kinds)
     fp16 = target.options.get("compress_to_fp16", False)
     with atomic_path(path) as tmp:
         tmp.mkdir(parents=True)
