@@ -87,14 +87,24 @@ def face_mask(size: int, keypoints: np.ndarray | None, rng: np.random.Generator)
     return soft / max(float(soft.max()), 1e-6)
 
 
-def self_blend(crop: np.ndarray, keypoints: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+def self_blend(crop: np.ndarray, keypoints: np.ndarray | None, rng: np.random.Generator,
+               full: bool = False) -> np.ndarray:
     """A pseudo-fake from one real face: a colour- and scale-jittered copy of itself blended back through a
-    soft face mask, leaving the blending boundary and colour mismatch that face swaps leave."""
+    soft face mask, leaving the blending boundary and colour mismatch that face swaps leave.
+
+    ``full`` (pseudo-fakes ``sbi-full``): the mask always at full weight and each channel moved by 10-30 levels
+    (gain and shift the same way), as a face swap's mismatch is, where the default also makes faint blends (a
+    quarter-weight mask, a near-zero shift)."""
     import cv2
 
     s = crop.shape[0]
     src = crop.astype(np.float32)
-    src = src * rng.uniform(0.85, 1.15, 3) + rng.uniform(-20, 20, 3)  # per-channel gain and shift
+    if full:  # gain and shift the same way per channel: at least 10 levels off, whatever the pixel
+        way = rng.choice([-1.0, 1.0], 3)
+        gain, shift = 1 + way * rng.uniform(0.0, 0.15, 3), way * rng.uniform(10, 30, 3)
+    else:
+        gain, shift = rng.uniform(0.85, 1.15, 3), rng.uniform(-20, 20, 3)
+    src = src * gain + shift  # per-channel gain and shift
     src = (src - src.mean()) * rng.uniform(0.85, 1.15) + src.mean()   # contrast
     scale, dx, dy = rng.uniform(0.95, 1.05), rng.uniform(-0.03, 0.03) * s, rng.uniform(-0.03, 0.03) * s
     m = np.float32([[scale, 0, (1 - scale) * s / 2 + dx], [0, scale, (1 - scale) * s / 2 + dy]])
@@ -102,7 +112,7 @@ def self_blend(crop: np.ndarray, keypoints: np.ndarray | None, rng: np.random.Ge
     if rng.random() < 0.5:  # resolution mismatch
         small = max(8, int(s * rng.uniform(0.4, 0.8)))
         src = cv2.resize(cv2.resize(src, (small, small)), (s, s))
-    mask = face_mask(s, keypoints, rng)[..., None] * rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
+    mask = face_mask(s, keypoints, rng)[..., None] * (1.0 if full else rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0]))
     out = mask * src + (1 - mask) * crop.astype(np.float32)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 

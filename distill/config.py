@@ -45,7 +45,9 @@ class TrainConfig:
     warmup_steps: int = 0
     """linear warm-up steps"""
     patience: int = 3
-    """early stopping: epochs without a better validation loss"""
+    """early stopping: epochs without a better validation metric (``monitor``)"""
+    monitor: Literal["val_loss", "val_auc"] = "val_loss"
+    """the validation metric that picks best.pt and stops early"""
     img_size: Optional[int] = None
     """input size; None: the model's own (models that take any size)"""
     frames: int = 8
@@ -57,8 +59,11 @@ class TrainConfig:
     augment_policy: Literal["deepguard", "vit_hf"] = "deepguard"
     """geometric/photometric set: deepguard (flip, affine, colour, JPEG, blur) or vit_hf (rotation +/-90, sharpness,
     random resized crop: the HF ViT detectors' fine-tuning, seed 001)"""
-    pseudo_fakes: Optional[Literal["sbi"]] = None
-    """sbi: self-blended fakes from the real crops (Shiohara and Yamasaki 2022)"""
+    pseudo_fakes: Optional[Literal["sbi", "sbi-full"]] = None
+    """sbi: self-blended fakes from the real crops (Shiohara and Yamasaki 2022); sbi-full: every blend at full
+    strength (full-weight mask, a 10-30 level colour shift per channel), the demo's task"""
+    pairs: bool = False
+    """with pseudo-fakes: each batch holds crops and their own self-blends (SBI's batches), not a coin toss each"""
     mixup: float = 0.0
     """probability of DeepGuard's paired mixup (a real with its fake)"""
     mixup_alpha: float = 0.4
@@ -102,6 +107,8 @@ class TrainConfig:
         for opt, v in (("--alpha", self.alpha), ("--mixup", self.mixup), ("--cutout", self.cutout)):
             check_range(opt, v, 0, 1, allow_none=False)
         check_range("--tau", self.tau, 0, low_open=True, allow_none=False)
+        if self.monitor not in ("val_loss", "val_auc"):
+            raise InputError(f"--monitor {self.monitor!r}: use val_loss or val_auc")
 
     @classmethod
     def recipe_values(cls, recipe: str | None) -> dict:

@@ -31,31 +31,39 @@ def read_rows(index: str | Path, split: str) -> list[dict]:
     return rows
 
 
+SBI_KINDS = ("sbi", "sbi-full")  # pseudo-fake kinds: self-blends (distill.augment.self_blend), full: at full strength
+
+
 class CropDataset(torch.utils.data.Dataset):
     """Crops of one split as model input; augmentation and pseudo-fakes seeded per (seed, epoch, index)."""
 
     def __init__(self, rows: list[dict], size: int, mean, std, augment: float = 0.0, cutout: float = 0.5,
                  pseudo_fakes: str | None = None, seed: int = 0, paired: bool = False, mixup: float = 0.0,
-                 mixup_alpha: float = 0.4, policy: str = "deepguard"):
+                 mixup_alpha: float = 0.4, policy: str = "deepguard", pairs: bool = False):
         """``paired`` (evaluation under pseudo-fakes): every real crop and its self-blend, both, with a fixed seed,
-        so validation is balanced and the same every epoch."""
+        so validation is balanced and the same every epoch. ``pairs`` (training under pseudo-fakes, SBI's batches):
+        item ``2r`` is crop ``r`` and item ``2r + 1`` its self-blend, drawn anew each epoch and both given the same
+        augmentation; :class:`BalancedSampler` with ``pairs`` puts the two in one batch."""
         self.rows, self.size, self.augment, self.cutout, self.policy = rows, size, augment, cutout, policy
         self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
         self.pseudo_fakes, self.seed, self.epoch = pseudo_fakes, seed, 0
         self.paired, self.mixup, self.mixup_alpha = paired and pseudo_fakes is not None, mixup, mixup_alpha
+        self.pairs, self.full = pairs and not self.paired, pseudo_fakes == "sbi-full"
         self._partners: dict[int, list[int]] | None = None
-        if pseudo_fakes == "sbi":  # trained from real faces alone: each real crop, or its self-blend
+        if pseudo_fakes in SBI_KINDS:  # trained from real faces alone: each real crop, or its self-blend
             self.rows = [r for r in rows if r["label"] == 0]
             if not self.rows:
-                raise InputError("--pseudo-fakes sbi needs real crops in the split; it has none")
+                raise InputError(f"--pseudo-fakes {pseudo_fakes} needs real crops in the split; it has none")
         elif pseudo_fakes is not None:
-            raise InputError(f"unknown pseudo-fake kind {pseudo_fakes!r} (sbi)")
+            raise InputError(f"unknown pseudo-fake kind {pseudo_fakes!r} ({', '.join(SBI_KINDS)})")
+        if self.pairs and (pseudo_fakes is None or mixup):
+            raise InputError("--pairs needs --pseudo-fakes (a crop and its own self-blend) and no --mixup")
 
     def __len__(self) -> int:
-        return 2 * len(self.rows) if self.paired else len(self.rows)
+        return 2 * len(self.rows) if self.paired or self.pairs else len(self.rows)
 
     def labels(self) -> np.ndarray:
-        if self.paired:
+        if self.paired or self.pairs:
             return np.tile([0, 1], len(self.rows)).astype(np.int64)
         if self.pseudo_fakes:  # half of the draws become fakes: balance is by construction
             return np.zeros(len(self.rows), np.int64)
@@ -113,20 +121,29 @@ class CropDataset(torch.utils.data.Dataset):
             rng = np.random.default_rng([self.seed, 0, r])
             rgb, kp = self.load(r)
             if i % 2:
-                rgb = self_blend(rgb, kp, rng)
+                rgb = self_blend(rgb, kp, rng, self.full)
+            return self.to_tensor(rgb), torch.tensor(float(i % 2)), r
+        if self.pairs:  # a fresh blend each epoch; the same augmentation for the crop and its blend
+            r = i // 2
+            rgb, kp = self.load(r)
+            if i % 2:
+                rgb = self_blend(rgb, kp, np.random.default_rng([self.seed, self.epoch, r, 1]), self.full)
+            if self.augment > 0:
+                rgb = augment(rgb, kp, np.random.default_rng([self.seed, self.epoch, r, 2]), self.augment,
+                              self.cutout, self.policy)
             return self.to_tensor(rgb), torch.tensor(float(i % 2)), r
         rng = np.random.default_rng([self.seed, self.epoch, i])
         rgb, kp = self.load(i)
         label = float(self.rows[i]["label"])
         if self.mixup and rng.random() < self.mixup:
-            if self.pseudo_fakes == "sbi":  # the pair: a real crop and its own self-blend
-                rgb, lam = mixup(rgb, self_blend(rgb, kp, rng), rng, self.mixup_alpha)
+            if self.pseudo_fakes in SBI_KINDS:  # the pair: a real crop and its own self-blend
+                rgb, lam = mixup(rgb, self_blend(rgb, kp, rng, self.full), rng, self.mixup_alpha)
                 label = 1.0 - lam
             elif (j := self.partner(i, rng)) is not None:
                 rgb, lam = mixup(rgb, self.load(j)[0], rng, self.mixup_alpha)
                 label = lam * label + (1 - lam) * self.rows[j]["label"]
-        elif self.pseudo_fakes == "sbi" and rng.random() < 0.5:
-            rgb, label = self_blend(rgb, kp, rng), 1.0
+        elif self.pseudo_fakes in SBI_KINDS and rng.random() < 0.5:
+            rgb, label = self_blend(rgb, kp, rng, self.full), 1.0
         if self.augment > 0:
             rgb = augment(rgb, kp, rng, self.augment, self.cutout, self.policy)
         return self.to_tensor(rgb), torch.tensor(label), i
@@ -168,12 +185,12 @@ class ClipDataset(CropDataset):
             fake = bool(i % 2)
         else:
             c, rng = i, np.random.default_rng([self.seed, self.epoch, i])
-            fake = self.pseudo_fakes == "sbi" and rng.random() < 0.5
+            fake = self.pseudo_fakes in SBI_KINDS and rng.random() < 0.5
         loaded = [self.load(k) for k in self.clips[c]]
         frames = [f for f, _ in loaded]
         if fake:  # one draw for the whole clip
             state = rng.bit_generator.state
-            frames = [self_blend(f, kp, _replay(state)) for f, kp in loaded]
+            frames = [self_blend(f, kp, _replay(state), self.full) for f, kp in loaded]
             rng.random()  # the augmentation draw below differs from the blend's
         if self.augment > 0 and not self.paired:  # one draw for the whole clip, so its frames stay consistent
             state = rng.bit_generator.state
@@ -196,10 +213,13 @@ def _same_aug(frame, state, strength):
 
 class BalancedSampler(torch.utils.data.Sampler):
     """Indices drawn with replacement so both classes are equally likely, the same for a (seed, epoch),
-    split across ranks (rank r takes every world-th draw)."""
+    split across ranks (rank r takes every world-th draw). ``pairs``: ``labels`` are of the crops, and each draw
+    ``r`` yields ``2r, 2r + 1`` (a :class:`CropDataset` with ``pairs``: the crop, then its self-blend)."""
 
-    def __init__(self, labels: np.ndarray, num_samples: int, seed: int = 0, rank: int = 0, world: int = 1):
+    def __init__(self, labels: np.ndarray, num_samples: int, seed: int = 0, rank: int = 0, world: int = 1,
+                 pairs: bool = False):
         self.labels, self.num_samples, self.seed, self.rank, self.world = labels, num_samples, seed, rank, world
+        self.pairs = pairs
         self.epoch = 0
         counts = np.bincount(labels, minlength=2).astype(np.float64)
         w = np.where(counts[labels] > 0, 1.0 / np.maximum(counts[labels], 1), 0.0)
@@ -210,8 +230,11 @@ class BalancedSampler(torch.utils.data.Sampler):
 
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch, 7])
-        draws = rng.choice(len(self.labels), size=self.num_samples * self.world, replace=True, p=self.p)
-        return iter(draws[self.rank::self.world].tolist())
+        n = (self.num_samples + 1) // 2 if self.pairs else self.num_samples
+        draws = rng.choice(len(self.labels), size=n * self.world, replace=True, p=self.p)[self.rank::self.world]
+        if self.pairs:
+            draws = np.stack([2 * draws, 2 * draws + 1], 1).reshape(-1)[:self.num_samples]
+        return iter(draws.tolist())
 
     def __len__(self) -> int:
         return self.num_samples

@@ -61,7 +61,9 @@ def pan_zoom_clip(rgb: np.ndarray, out: str | Path, frames: int, rng: np.random.
             t = k / max(1, frames - 1)
             src = swap if swap is not None and swap_frames[0] <= k < swap_frames[1] else rgb
             zoom = 1.0 + zoom_by * np.sin(np.pi * t)
-            cw, ch = int(w / zoom), int(h / zoom)
+            # the frame's aspect ratio, as a camera's (a squashed face is another face: P(fake) 0.28 -> 0.68)
+            fit = min(w / size[0], h / size[1])
+            cw, ch = int(size[0] * fit / zoom), int(size[1] * fit / zoom)
             cx, cy = int((w - cw) * (x_from + (x_to - x_from) * t)), int((h - ch) * y_at)
             frame = cv2.resize(src[cy:cy + ch, cx:cx + cw], size, interpolation=cv2.INTER_AREA)
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

@@ -204,10 +204,12 @@ class Trainer:
         kw = dict(augment=self.cfg.augment if train else 0.0, cutout=self.cfg.cutout,
                   pseudo_fakes=self.cfg.pseudo_fakes, seed=self.cfg.seed)
         if self.video:
+            if self.cfg.pairs:
+                raise InputError(f"--pairs: {self.cfg.model} is a video model; pairs are for frame models")
             return ClipDataset(rows, self.size, self.mean, self.std, frames=self.cfg.frames, paired=not train, **kw)
         return CropDataset(rows, self.size, self.mean, self.std, paired=not train,
                            mixup=self.cfg.mixup if train else 0.0, mixup_alpha=self.cfg.mixup_alpha,
-                           policy=self.cfg.augment_policy, **kw)
+                           policy=self.cfg.augment_policy, pairs=self.cfg.pairs and train, **kw)
 
     def loader(self, ds, sampler=None, shuffle=False):
         return torch.utils.data.DataLoader(ds, batch_size=self.cfg.batch_size, sampler=sampler, shuffle=shuffle,
@@ -283,8 +285,10 @@ class Trainer:
             targets = None
         if targets is not None and self.video:
             raise InputError("distillation into a video student is not supported; distil into a frame model")
-        sampler = BalancedSampler(ds_train.labels() if not cfg.pseudo_fakes else np.zeros(len(ds_train), np.int64),
-                                  steps * cfg.batch_size, cfg.seed, self.rank, self.world)
+        pairs = bool(getattr(ds_train, "pairs", False))  # draws are of crops, each giving the crop and its blend
+        draws = len(ds_train.rows) if pairs else len(ds_train)
+        sampler = BalancedSampler(ds_train.labels() if not cfg.pseudo_fakes else np.zeros(draws, np.int64),
+                                  steps * cfg.batch_size, cfg.seed, self.rank, self.world, pairs=pairs)
         self.model.train()
         if self.distributed:
             self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=[self.device.index]
@@ -354,7 +358,7 @@ class Trainer:
             history.append(row)
             if self.is_main:
                 _log_epoch(self.out, history, writer)
-            if val_loss < best["val_loss"] or not np.isfinite(best["val_loss"]):
+            if better(cfg.monitor, row, best):
                 best = {"val_loss": val_loss, "epoch": epoch, "threshold": choose_threshold(yv, z) if len(yv) else 0.5,
                         **{f"val_{k}": v for k, v in m.items()}}
                 bad_epochs = 0
@@ -409,6 +413,17 @@ class Trainer:
                 student = self.proj(self.student_features.value.float())
                 loss = loss + self.cfg.feature_weight * (1 - nn.functional.cosine_similarity(student, feats).mean())
         return loss, logit
+
+
+def better(monitor: str, row: dict, best: dict) -> bool:
+    """Whether an epoch's validation ``row`` beats ``best`` on ``monitor``: val_loss (lower; the default) or val_auc
+    (higher; the loss can rise while the ranking improves, as a model grows confident). No best yet: it does."""
+    if best.get("epoch", -1) < 0 or not np.isfinite(best.get("val_loss", np.inf)):
+        return True
+    if monitor == "val_auc":
+        new, old = row.get("val_auc"), best.get("val_auc")
+        return new is not None and (old is None or new > old)
+    return row["val_loss"] < best["val_loss"]
 
 
 def read_state(path: Path) -> dict:
@@ -482,6 +497,27 @@ def _checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str) -> dict:
     y = ds.labels() if ds.paired else np.asarray([r["label"] for r in ds.rows])
     return {"model": name, "img_size": model.train_size, "params": sum(q.numel() for q in model.parameters()),
             "scored": f"{len(y)} {'clips' if video else 'crops'}", **metrics(y, z)}
+
+
+def artifact_metrics(path: str | Path, index: str | Path, pseudo_fakes: str | None = None, seed: int = 0,
+                     split: str = "val", batch: int = 64) -> dict:
+    """An exported artifact's metrics on ``split`` of ``index`` through its runtime backend (the one ``detect`` uses),
+    fed as its manifest says (size, normalisation), on the same faces and pseudo-fakes as :func:`checkpoint_metrics`:
+    a student and its fp32 and int8 artifacts are compared on one set."""
+    from edge_sdk.backends import load as load_backend
+
+    with load_backend(path) as backend:
+        crop = backend.crop
+        mean, std = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)) if crop.normalize_in_model else (crop.mean, crop.std)
+        ds = CropDataset(read_rows(index, split), crop.size, mean, std, pseudo_fakes=pseudo_fakes, seed=seed,
+                         paired=True)
+        z = []
+        for i in range(0, len(ds), batch):
+            x = np.stack([ds[k][0].numpy() for k in range(i, min(i + batch, len(ds)))])
+            z.append(backend.predict(x))
+        y = ds.labels() if ds.paired else np.asarray([r["label"] for r in ds.rows])
+        return {"artifact": str(path), "target": backend.manifest.get("target_name"), "img_size": crop.size,
+                "scored": f"{len(y)} crops", **metrics(y, np.concatenate(z) if z else np.zeros(0))}
 
 
 def distill_with_baseline(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:

@@ -6,16 +6,20 @@ import numpy as np
 
 from .errors import InputError
 
-STRATEGIES = ("mean", "vote", "confident")
+STRATEGIES = ("mean", "vote", "confident", "segment")
+SEGMENT = 8  # frames: the ``segment`` strategy's window
 
 
-def aggregate(probs, strategy: str = "confident", threshold: float = 0.5, high: float = 0.8, low: float = 0.2) -> float:
+def aggregate(probs, strategy: str = "confident", threshold: float = 0.5, high: float = 0.8, low: float = 0.2,
+              window: int = SEGMENT) -> float:
     """P(fake) of a video from its frames' P(fake).
 
     ``mean``: the average. ``vote``: the fraction of frames at or above ``threshold``.
     ``confident`` (selimsef's DFDC strategy, also DeepGuard's): if more than n/2.5 frames are
     above ``high``, the mean of those; else if more than 90% are below ``low``, the mean of those;
-    else the mean of all.
+    else the mean of all. ``segment``: the highest mean over ``window`` consecutive frames (all of them when there
+    are fewer), so a video with a face swapped in part of it is as fake as that part, where the others average
+    the swap away with the untouched frames.
     """
     p = np.asarray(probs, dtype=np.float64)
     if p.size == 0:
@@ -32,6 +36,9 @@ def aggregate(probs, strategy: str = "confident", threshold: float = 0.5, high: 
         if lo.size > 0.9 * n:
             return float(lo.mean())
         return float(p.mean())
+    if strategy == "segment":
+        k = max(1, min(int(window), p.size))
+        return float(np.convolve(p, np.full(k, 1.0 / k), mode="valid").max())
     raise InputError(f"unknown aggregation {strategy!r}: choose one of {', '.join(STRATEGIES)}")
 
 

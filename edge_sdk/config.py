@@ -104,7 +104,7 @@ class DetectConfig(RuntimeOptions):
     """instead of --frames: every k-th frame"""
     fps: Optional[float] = None
     """instead of --frames: frames at this rate"""
-    aggregate: Literal["mean", "vote", "confident"] = "confident"
+    aggregate: Literal["mean", "vote", "confident", "segment"] = "confident"
     """how frame (or clip) scores of a face track become its video score"""
 
     def __post_init__(self):

@@ -15,6 +15,10 @@ import pytest
 pytest.importorskip("skimage", reason="the demo's packaged photos come with scikit-image (the `demo` extra)")
 
 
+# the fast plan measured 0.786, 0.585 and a gap of 0.127 here (2026-12-02); an untrained student's gap is ~0
+FAST_TEACHER_AUC, FAST_STUDENT_AUC, FAST_GAP = 0.70, 0.55, 0.05
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     from edge_sdk.benchmarks.demo import run_demo
@@ -36,10 +40,11 @@ def test_the_fast_demo_runs_every_stage_on_real_faces(demo):
         ticks = [m for m in messages if m.startswith(f"[demo {i}/6 {name} ")]
         pct = [int(re.match(r"\[demo \d/6 \w+ +(\d+)%\]", m).group(1)) for m in ticks]
         assert len(ticks) >= 2 and pct == sorted(pct) and pct[-1] >= 90, (name, ticks)
-    assert any("repvit_m0_9_student distilled: epoch 1/1 step 2/2" in m for m in messages)
-    assert any("repvit_m0_9_student plain: epoch 1/1 validated" in m for m in messages)
+    assert any("repvit_m0_9_student distilled: epoch 1/4 step 2/15" in m for m in messages)
+    assert any("repvit_m0_9_student plain: epoch 4/4 validated" in m for m in messages)
     assert any("repvit_m0_9_student onnx-int8: exporting and checking parity" in m for m in messages)
-    assert any("repvit_m0_9_student onnx-int8: ok" in m for m in messages)
+    # measured whatever its parity (the fast plan's int8 misses the decision bar: 95.3% agreement)
+    assert any(re.search(r"repvit_m0_9_student onnx-int8: (ok|parity failed), p50", m) for m in messages)
     # data: the three packaged people, Grace Hopper validating, crops found by the face detector in each photo
     assert set(st["data"]["sources"]) == {"astronaut", "cameraman", "grace_hopper"}
     assert st["data"]["crops"]["val"]["real"] >= 4 and st["data"]["crops"]["train"]["real"] >= 8
@@ -52,16 +57,44 @@ def test_the_fast_demo_runs_every_stage_on_real_faces(demo):
     bench = json.loads(Path(st["bench"]["bench"]).read_text())
     rows = {r["target"]: r for r in bench["results"]}
     assert rows["onnx-fp32"]["status"] == "ok" and rows["onnx-fp32"]["parity"]["max_abs_logit"] < 1e-3
-    assert rows["onnx-int8"]["status"] == "ok" and rows["onnx-int8"]["size_mb"] < rows["onnx-fp32"]["size_mb"] / 2
+    assert rows["onnx-int8"]["status"] in ("ok", "parity failed") and rows["onnx-int8"]["size_mb"] < rows["onnx-fp32"]["size_mb"] / 2
     # detect: the made clip, every frame scored, an annotated video
     det = st["detect"]
     assert det["frames_scored"] == det["frames"] and det["frames_without_face"] == 0
     assert all(0.0 <= p <= 1.0 for _, p in det["per_frame"] if p is not None)
     assert Path(det["annotated"][0]).stat().st_size > 10_000 and det["verdict"] in ("real", "fake", "uncertain")
+    # the signal, on the smoke budget (issue #18's bars are for the full plan, docs/demo.md): the teacher and the
+    # distilled student tell the held-out person's self-blends from her real faces, the int8 artifact through its
+    # runtime scores as its PyTorch student, and detect's blended segment scores above the clip's other frames
+    # (an untrained model's gap is about 0; see test_an_untrained_student_shows_no_gap)
+    assert rep["teacher"]["auc"] >= FAST_TEACHER_AUC and rep["distilled"]["auc"] >= FAST_STUDENT_AUC, rep
+    chain = st["bench"]["chain"]["repvit_m0_9_student"]
+    assert abs(chain["onnx-int8"]["auc"] - rep["distilled"]["auc"]) <= 0.03, chain
+    assert abs(chain["onnx-fp32"]["auc"] - rep["distilled"]["auc"]) <= 1e-3, chain
+    assert det["gap"] >= FAST_GAP, det["per_frame"]
     md = (out / "report.md").read_text()
     for heading in ("## 1. Data", "## 2-3. Teacher and students", "## 4. Export", "## 5. Detect", "## Next"):
         assert heading in md
     assert f"{rep['distilled']['auc']:.3f}" in md and "onnx-int8" in md
+
+
+def test_an_untrained_student_shows_no_gap(demo, tmp_path):
+    """The fast demo's detect bar fails for a model that learnt nothing: the same clip, the same detect, with the
+    student's random initialisation exported the same way."""
+    import torch
+
+    from edge_sdk.benchmarks.demo import Plan, stage_detect
+    from edge_sdk.distill.demo_data import packaged_photos
+    from edge_sdk.export import export
+    from edge_sdk.models import create_model
+
+    torch.manual_seed(0)
+    torch.save({"model": create_model("repvit_m0_9_student").state_dict(), "model_name": "repvit_m0_9_student",
+                "img_size": 32}, tmp_path / "untrained.pt")
+    (rec,) = export(str(tmp_path / "untrained.pt"), formats=["onnx-fp32"], out=tmp_path / "art")
+    det = stage_detect(tmp_path / "detect", lambda *a: None, Plan.make(fast=True), rec["path"],
+                       packaged_photos()["grace_hopper"])
+    assert det["frames_scored"] == det["frames"] and abs(det["gap"]) < FAST_GAP, det["per_frame"]
 
 
 def test_a_second_run_reuses_finished_stages(demo):

@@ -243,3 +243,32 @@ def test_apple_targets_are_built_and_marked_not_run_here(repvit, tmp_path):
     if sys.platform != "darwin":
         assert m["parity"]["status"] == "not run here" and "Core ML predicts only on macOS" in m["parity"]["reason"]
     assert mp["parity"]["status"] == "not run here" and "Apple" in mp["parity"]["reason"]
+
+
+def test_int8_keeps_group_norm_float_and_the_model_loads(tmp_path):
+    """GroupNorm (InstanceNormalization in ONNX) stays float in ONNX Runtime int8: its quantizer gave B0 with
+    GroupNorm a duplicate tensor name, an invalid model; the convs around it are still quantized."""
+    import onnxruntime as ort
+    from timm.layers import GroupNormAct
+
+    net = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Conv2d(a, b, 3, padding=1),
+                                                    GroupNormAct(b, 8, act_layer="silu"))
+                                for a, b in ((3, 16), (16, 24), (24, 16))], torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(16, 1)).eval()
+    x = torch.rand(1, 3, 32, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), str(tmp_path / "gn.onnx"), dynamo=True, opset_version=18)
+    info = quantize_int8(tmp_path / "gn.onnx", tmp_path / "q.onnx",
+                         [torch.rand(1, 3, 32, 32).numpy() for _ in range(8)])
+    norms = [n.name for n in onnx.load(tmp_path / "gn.onnx").graph.node if n.op_type == "InstanceNormalization"]
+    assert len(norms) == 3 and set(norms) <= set(info["kept_float"])
+    q = onnx.load(tmp_path / "q.onnx").graph
+    producers = {o: n.op_type for n in q.node for o in n.output}
+    inorm = [n for n in q.node if n.op_type == "InstanceNormalization"]
+    assert len(inorm) == 3 and all(producers.get(i) != "DequantizeLinear" for n in inorm for i in n.input[1:])
+    assert info["ops"]["quantized"].get("Conv") == 3
+    sess = ort.InferenceSession(str(tmp_path / "q.onnx"))
+    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        assert abs(float(got.ravel()[0]) - float(net(x))) < 0.1

@@ -215,3 +215,36 @@ def test_pretrained_file_loads_a_local_checkpoint(tmp_path):
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(InputError, match="unknown model 'ms_eff_gcvit_b9'"):
         zoo.create_model("ms_eff_gcvit_b9")
+
+
+def test_smaller_input_scales_the_windows_and_group_norm_makes_each_image_its_own_statistics(tmp_path):
+    """MS-Eff-GCViT at another img_size takes DeepGuard's window-to-grid ratios (B5 at 32 px: (1, 1, 2, 1) and (1,));
+    backbone_norm="group" leaves no BatchNorm, so in training mode an image's logit does not depend on the batch;
+    a checkpoint with those kwargs comes back through the one loader at its size."""
+    from edge_sdk.models import load
+    from edge_sdk.models.ms_eff_gcvit import _create
+
+    still = {"drop": 0.0, "attn_drop": 0.0, "drop_path": 0.0}  # no dropout, so training mode is deterministic
+    m = _create("ms_eff_gcvit_b5", False, img_size=32, backbone_norm="group", drop_rate=0.0, low=still, high=still)
+    assert [s.blocks[0].window_size for s in m.l_gcvit.stages] == [1, 1, 2, 1]
+    assert [s.blocks[0].window_size for s in m.h_gcvit.stages] == [1]
+    assert isinstance(m.l_gcvit.stages[0].blocks[1].drop_path, torch.nn.Identity)  # the dict's drop_path 0
+    assert not any(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())
+    x = torch.randn(4, 3, 32, 32)
+    m.train()
+    with torch.no_grad():
+        together, alone = m(x)[:1], m(x[:1])
+    assert torch.allclose(together, alone, atol=1e-5)
+    bn = timm.create_model("ms_eff_gcvit_b0", img_size=32, drop_rate=0.0, low=still, high=still).train()  # BatchNorm: the batch moves the logit
+    with torch.no_grad():
+        assert not torch.allclose(bn(x)[:2], bn(x[:2]), atol=1e-4)
+    with pytest.raises(ValueError, match="backbone_norm='layer'"):
+        timm.create_model("ms_eff_gcvit_b0", backbone_norm="layer")
+    torch.save({"model": m.state_dict(), "model_name": "ms_eff_gcvit_b5", "img_size": 32,
+                "model_kwargs": {"img_size": 32, "backbone_norm": "group", "drop_rate": 0.0, "low": still, "high": still}},
+               tmp_path / "m.pt")
+    loaded = load(str(tmp_path / "m.pt"))
+    assert loaded.size == 32 and loaded.crop.size == 32
+    m.eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded.model.eval()(x), m(x), atol=1e-5)

@@ -237,6 +237,12 @@ def test_aggregation_strategies():
         aggregate([], "mean")
     with pytest.raises(InputError, match="unknown aggregation"):
         aggregate([0.5], "median")
+    # segment: a swap in 10 of 40 frames is as fake as those 10, where mean and confident average it away
+    partial = [0.2] * 15 + [0.8] * 10 + [0.2] * 15
+    assert aggregate(partial, "segment") == pytest.approx(0.8) and aggregate(partial, "mean") == pytest.approx(0.35)
+    assert aggregate(partial, "confident") == pytest.approx(0.35)
+    assert aggregate([0.2, 0.9, 0.2] * 5, "segment") < 0.5  # lone spikes are not a segment
+    assert aggregate([0.7, 0.3], "segment") == pytest.approx(0.5)  # fewer frames than the window: all of them
 
 
 def test_iou_tracker_keeps_identities():

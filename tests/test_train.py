@@ -458,3 +458,60 @@ def test_training_brings_stored_crops_to_the_model_size_with_the_runtimes_resize
         stored = cv2.cvtColor(cv2.imread(r["path"]), cv2.COLOR_BGR2RGB)
         rgb, _ = ds.load(k)
         assert np.array_equal(rgb, CropSpec(size=32, margin=0.0).crop(stored, (0, 0, *stored.shape[1::-1])))
+
+
+def test_sbi_pairs_put_each_crop_and_its_own_blend_in_one_batch_with_one_augmentation(index):
+    """``pairs`` (SBI's batches): the sampler yields 2r, 2r + 1; item 2r is the crop, 2r + 1 its blend, drawn anew
+    each epoch, and the two share one augmentation draw."""
+    from edge_sdk.distill.data import BalancedSampler
+    from edge_sdk.distill.train import CropDataset, read_rows
+    from edge_sdk.errors import InputError
+
+    rows = read_rows(index, "train")
+    mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    draws = list(BalancedSampler(np.zeros(len(rows), np.int64), 16, seed=3, pairs=True))
+    assert len(draws) == 16 and all(b == a + 1 and a % 2 == 0 for a, b in zip(draws[::2], draws[1::2]))
+    assert len({a // 2 for a in draws[::2]}) > 1
+    ds = CropDataset(rows, 32, mean, std, pseudo_fakes="sbi", pairs=True, seed=3)
+    assert len(ds) == 2 * len(rows) and ds.labels().tolist()[:4] == [0, 1, 0, 1]
+    (real, y0, r0), (fake, y1, r1) = ds[4], ds[5]
+    assert (float(y0), float(y1), r0, r1) == (0.0, 1.0, 2, 2)
+    assert torch.equal(real, CropDataset(rows, 32, mean, std)[2][0]) and not torch.equal(real, fake)
+    ds.epoch = 1
+    assert torch.equal(ds[4][0], real) and not torch.equal(ds[5][0], fake)  # a new blend, the same crop
+    aug = CropDataset(rows, 32, mean, std, pseudo_fakes="sbi", pairs=True, seed=3, augment=1.0, cutout=0.0)
+    a_real, a_fake = aug[4][0], aug[5][0]
+    # the same flip / affine / colour draw for both: outside the face (the border rows), they agree
+    assert not torch.equal(a_real, real) and torch.allclose(a_real[:, :2], a_fake[:, :2], atol=0.15)
+    with pytest.raises(InputError, match="--pairs needs --pseudo-fakes"):
+        CropDataset(rows, 32, mean, std, pairs=True)
+
+
+def test_full_strength_self_blends_are_never_faint():
+    """sbi-full: every blend shifts the face by at least 10 levels where the default also makes faint ones."""
+    from edge_sdk.distill.augment import self_blend
+
+    crop = np.full((64, 64, 3), 128, np.uint8)
+    kp = np.array([[22, 26], [42, 26], [32, 36], [32, 46], [14, 32], [50, 32]], np.float32)
+
+    def centre_shift(full: bool, seed: int) -> float:
+        fake = self_blend(crop, kp, np.random.default_rng(seed), full)
+        return float(np.abs(fake[28:38, 28:38].astype(int) - 128).mean())
+
+    full = [centre_shift(True, s) for s in range(40)]
+    default = [centre_shift(False, s) for s in range(40)]
+    assert min(full) >= 8.0, min(full)
+    assert min(default) < 8.0  # the default's faint blends, which sbi-full leaves out
+
+
+def test_monitor_val_auc_keeps_the_better_ranking_where_the_loss_rose():
+    from edge_sdk.distill.train import better
+
+    best = {"epoch": 0, "val_loss": 0.40, "val_auc": 0.80}
+    confident = {"epoch": 1, "val_loss": 0.55, "val_auc": 0.93}  # ranks better, overconfident on a few
+    assert better("val_auc", confident, best) and not better("val_loss", confident, best)
+    assert not better("val_auc", {"epoch": 1, "val_loss": 0.3, "val_auc": 0.7}, best)
+    assert better("val_loss", {"epoch": 1, "val_loss": 0.3, "val_auc": 0.7}, best)
+    assert better("val_auc", confident, {"val_loss": float("inf"), "epoch": -1})  # nothing yet: the first epoch
+    with pytest.raises(Exception, match="monitor"):
+        TrainConfig(index=".", out=".", model="resnet10t", monitor="val_acc")

@@ -6,11 +6,17 @@ LayerNorm-MLP head gives one logit (sigmoid -> P(fake)).
 
 Same network and parameter names as the public reference (HanMoonSub/DeepGuard, MIT), so
 its published checkpoints load as they are (see :mod:`edge_sdk.models.convert`).
+
+Two model kwargs go beyond the reference, both off by default: ``img_size`` other than the native one scales
+every window with it (DeepGuard's window-to-grid ratios, so a B5 at 32 px has windows (1, 1, 2, 1) and (1,)), and
+``backbone_norm="group"`` puts GroupNorm (8 groups) where the EfficientNet has BatchNorm: per-image statistics, for
+training from random weights on a few identities, where BatchNorm's running statistics of the training faces
+misplace unseen ones (``edge-sdk demo``'s teacher: validation AUC 0.46 with BatchNorm, 0.96 with GroupNorm).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import timm
 import torch
@@ -37,12 +43,36 @@ class BranchCfg:
     drop_path: float = 0.0
 
 
-class FeatExtractor(nn.Module):
-    """The timm EfficientNet in ``features_only`` mode, under the reference's module name."""
+BACKBONE_NORMS = ("batch", "group")
 
-    def __init__(self, model_name: str, out_indices: tuple[int, int], pretrained: bool):
+
+def batch_to_group_norm(module: nn.Module, groups: int = 8) -> nn.Module:
+    """Every BatchNorm (timm's BatchNormAct2d and plain BatchNorm2d) in ``module`` becomes a GroupNorm of ``groups``
+    groups (one where the channels do not divide) keeping its activation; in place, returns ``module``."""
+    from timm.layers import GroupNormAct
+
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            c = child.num_features
+            gn = GroupNormAct(c, groups if c % groups == 0 else 1, eps=child.eps, apply_act=False)
+            gn.act = getattr(child, "act", nn.Identity())
+            setattr(module, name, gn)
+        else:
+            batch_to_group_norm(child, groups)
+    return module
+
+
+class FeatExtractor(nn.Module):
+    """The timm EfficientNet in ``features_only`` mode, under the reference's module name; ``norm`` "group" swaps
+    its BatchNorms for GroupNorms (:func:`batch_to_group_norm`)."""
+
+    def __init__(self, model_name: str, out_indices: tuple[int, int], pretrained: bool, norm: str = "batch"):
         super().__init__()
+        if norm not in BACKBONE_NORMS:
+            raise ValueError(f"backbone_norm={norm!r}: use one of {', '.join(BACKBONE_NORMS)}")
         self.backbone = timm.create_model(model_name, pretrained=pretrained, features_only=True, out_indices=out_indices)
+        if norm == "group":
+            batch_to_group_norm(self.backbone)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.backbone(x)
@@ -51,13 +81,15 @@ class FeatExtractor(nn.Module):
 class MultiScaleEffGCViT(nn.Module):
     def __init__(self, backbone: str, img_size: int, low: BranchCfg, high: BranchCfg,
                  low_feature_idx: int = 1, high_feature_idx: int = 4, num_classes: int = 1,
-                 in_chans: int = 3, drop_rate: float = 0.1, backbone_pretrained: bool = False, **kwargs):
+                 in_chans: int = 3, drop_rate: float = 0.1, backbone_pretrained: bool = False,
+                 backbone_norm: str = "batch", **kwargs):
         super().__init__()
         if in_chans != 3:
             raise ValueError(f"MS-Eff-GCViT takes RGB input (in_chans=3), got in_chans={in_chans}")
         self.img_size = img_size
         self.num_classes = num_classes
-        self.feat_extractor = FeatExtractor(backbone, (low_feature_idx, high_feature_idx), backbone_pretrained)
+        self.feat_extractor = FeatExtractor(backbone, (low_feature_idx, high_feature_idx), backbone_pretrained,
+                                            backbone_norm)
         info = self.feat_extractor.backbone.feature_info
         (l_chs, h_chs), (l_red, h_red) = info.channels(), info.reduction()
         self.l_gcvit = self._branch(l_chs, img_size // l_red, low)
@@ -146,10 +178,28 @@ _ARCHS = {
 }
 
 
+def scaled_windows(branch: BranchCfg, native: int, size: int) -> BranchCfg:
+    """``branch`` with each window scaled from the native input size to ``size`` (at least 1)."""
+    return replace(branch, windows=tuple(max(1, w * size // native) for w in branch.windows))
+
+
+def _branch_cfg(base: BranchCfg, value) -> BranchCfg:
+    """A branch given as a BranchCfg, or as a dict of fields to change (JSON-safe, as checkpoints store kwargs)."""
+    if value is None or isinstance(value, BranchCfg):
+        return value or base
+    return replace(base, **{k: tuple(v) if isinstance(v, list) else v for k, v in dict(value).items()})
+
+
 def _create(variant: str, pretrained: bool, **kwargs) -> MultiScaleEffGCViT:
     from ._pretrained import build_with_weights
 
-    return build_with_weights(MultiScaleEffGCViT, variant, pretrained, **{**_ARCHS[variant], **kwargs})
+    arch = dict(_ARCHS[variant])
+    native, size = arch["img_size"], int(kwargs.get("img_size") or arch["img_size"])
+    for k in ("low", "high"):
+        given = k in kwargs and not (isinstance(kwargs[k], dict) and "windows" not in kwargs[k])
+        base = arch[k] if given or size == native else scaled_windows(arch[k], native, size)
+        arch[k] = _branch_cfg(base, kwargs.pop(k, None))
+    return build_with_weights(MultiScaleEffGCViT, variant, pretrained, **{**arch, **kwargs})
 
 
 @register_model
