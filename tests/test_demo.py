@@ -273,3 +273,13 @@ def test_the_reports_next_steps_are_commands_the_cli_accepts(demo):
     block = md[md.index("## Next"):]
     verbs = [_parses(c) for c in _edge_sdk_commands(block)]
     assert verbs == ["prepare", "train", "distill", "export", "bench", "detect", "camera"], verbs
+
+
+def test_the_full_plan_names_what_it_leaves_out_once_per_reason():
+    from edge_sdk.benchmarks.demo import Plan, skipped_lines
+
+    plan = Plan.make()
+    (line,) = skipped_lines(plan)
+    assert line.startswith("ms_eff_gcvit_b0 executorch-int8, coreml-fp16: ") and "--all-targets" in line
+    assert plan.teacher_kwargs["backbone_norm"] == "group" and plan.teacher_size == plan.student_size == 32
+    assert "executorch-fp32" not in plan.targets  # --all-targets adds it (run_demo)
