@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edge-sdk-installed
 
-.PHONY: demo zoo docs test install assets bench bench-vit bench-ci clean
+.PHONY: bench-m2tr demo zoo docs test install assets bench bench-vit bench-ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,14 @@ VIT_TARGETS = torch,onnx-fp32,onnx-fp16,onnx-int8,executorch-fp32,executorch-int
 bench-vit: assets
 	$(VENV)/bin/edge-sdk bench --models vit_b16_hf_deepfake --targets $(VIT_TARGETS) --threads 2 --runs 30 \
 	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench-vit
+
+# Seed 003's M2TR (EfficientNet-B4 at 320 px, random weights) on the targets that run or check here, 10 timed runs;
+# then its cross-modality fusion's memory and latency per kv_pool (benchmarks/m2tr_fusion.py).
+M2TR_TARGETS = torch,onnx-fp32,onnx-fp16,onnx-int8,executorch-fp32,executorch-int8,coreml-fp16,tensorrt-fp16
+bench-m2tr: assets
+	$(VENV)/bin/edge-sdk bench --models m2tr_b4 --targets $(M2TR_TARGETS) --threads 2 --warmup 2 --runs 10 \
+	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench-m2tr
+	$(VENV)/bin/python -m edge_sdk.benchmarks.m2tr_fusion --pools 1,2,4 --threads 2 --out runs/m2tr_fusion
 
 # CI's quick bench (.ci/run): B0 and RepViT-M0.9, ONNX and ExecuTorch fp32/int8, 20 runs; fails on a parity
 # regression against the committed baseline (speed is reported as ratios to eager PyTorch, not gated).

@@ -59,17 +59,26 @@ def _memory(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def _fusion(doc: dict) -> str:
+    from .m2tr_fusion import to_markdown
+
+    return to_markdown(doc)
+
+
 def kind(doc: dict) -> str:
-    """Which command wrote ``doc``: bench (``results``), zoo (``models``), parity_report or memory (``rows``)."""
+    """Which command wrote ``doc``: bench (``results``), zoo (``models``), parity_report, memory or m2tr_fusion
+    (``rows``)."""
     if doc.get("rows") and "image" in doc["rows"][0]:
         return "memory"
+    if doc.get("rows") and "kv_pool" in doc["rows"][0]:
+        return "fusion"
     for key, name in (("results", "bench"), ("models", "zoo"), ("rows", "parity")):
         if key in doc:
             return name
     raise ValueError(f"not a bench, zoo or parity document (keys: {sorted(doc)})")
 
 
-RENDERERS = {"bench": _bench, "zoo": _zoo, "parity": _parity, "memory": _memory}
+RENDERERS = {"bench": _bench, "zoo": _zoo, "parity": _parity, "memory": _memory, "fusion": _fusion}
 
 
 def render_file(path: Path) -> str:

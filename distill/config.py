@@ -48,6 +48,10 @@ class TrainConfig:
     """early stopping: epochs without a better validation metric (``monitor``)"""
     monitor: Literal["val_loss", "val_auc"] = "val_loss"
     """the validation metric that picks best.pt and stops early"""
+    loss: Literal["bce", "focal"] = "bce"
+    """label loss: bce, or focal (DFD-FCG's: (1 - p_t)^gamma x -log p_t, log p_t clamped to [-5, -0.01])"""
+    focal_gamma: float = 4.0
+    """focal loss exponent (DFD-FCG trains with 4)"""
     img_size: Optional[int] = None
     """input size; None: the model's own (models that take any size)"""
     frames: int = 8
@@ -107,6 +111,9 @@ class TrainConfig:
         for opt, v in (("--alpha", self.alpha), ("--mixup", self.mixup), ("--cutout", self.cutout)):
             check_range(opt, v, 0, 1, allow_none=False)
         check_range("--tau", self.tau, 0, low_open=True, allow_none=False)
+        check_range("--focal-gamma", self.focal_gamma, 0, allow_none=False)
+        if self.loss not in ("bce", "focal"):
+            raise InputError(f"--loss {self.loss!r}: use bce or focal")
         if self.monitor not in ("val_loss", "val_auc"):
             raise InputError(f"--monitor {self.monitor!r}: use val_loss or val_auc")
 

@@ -75,8 +75,46 @@ def evaluate(model_path: str, indexes: list[str], split: str = "test", out: str 
         report["indexes"][key] = {"frame": summary(labels, p, thr), "video": summary(vl, vp, thr)}
         _roc_png(out / f"roc_{key}.png", labels, p, vl, vp, f"{name} on {key} ({split})")
     report["threshold"] = thr
+    report["generalisation"] = generalisation(report)
     write_atomic(out / "eval.json", json.dumps(report, indent=2))
+    write_atomic(out / "eval.md", to_markdown(report) + "\n")
     return report
+
+
+# DeepfakeBench's published frame-level AUC, trained on FF++ c23 (../shared/REFERENCES.md; CC BY-NC figures, quoted)
+DEEPFAKEBENCH = {"Xception": {"FF++": 0.9637, "CDFv2": 0.7365, "DFDC": 0.7077},
+                 "EfficientNet-B4": {"FF++": 0.9567, "CDFv2": 0.7487, "DFDC": 0.6955}}
+
+
+def generalisation(report: dict) -> list[dict]:
+    """In-domain (the first index) against each cross-dataset index: frame and video AUC and the drop from the
+    in-domain figure, one row per index."""
+    rows, base = [], None
+    for k, (key, r) in enumerate(report["indexes"].items()):
+        frame, video = r["frame"]["auc"], r["video"]["auc"]
+        if k == 0:
+            base = (frame, video)
+        drop = [None if b is None or v is None else round(b - v, 4) for b, v in zip(base, (frame, video))]
+        rows.append({"index": key, "role": "in-domain" if k == 0 else "cross-dataset", "frame_auc": frame,
+                     "video_auc": video, "frames": r["frame"]["n"], "videos": r["video"]["n"],
+                     "frame_auc_drop": None if k == 0 else drop[0], "video_auc_drop": None if k == 0 else drop[1]})
+    return rows
+
+
+def to_markdown(report: dict) -> str:
+    """The in-domain vs cross-dataset table ``eval`` prints, with DeepfakeBench's published figures beside it."""
+    def f(v):
+        return "-" if v is None else f"{v:.4f}"
+
+    lines = [f"{report['model']} ({report['checkpoint']}), split {report['split']}, "
+             f"threshold {report['threshold']:.3f}", "",
+             "| index | role | frames | frame AUC | drop | videos | video AUC | drop |", "|---|---|---|---|---|---|---|---|"]
+    for r in report["generalisation"]:
+        lines.append(f"| {r['index']} | {r['role']} | {r['frames']} | {f(r['frame_auc'])} | {f(r['frame_auc_drop'])} | "
+                     f"{r['videos']} | {f(r['video_auc'])} | {f(r['video_auc_drop'])} |")
+    ref = "; ".join(f"{m} " + " / ".join(f"{d} {v:.4f}" for d, v in row.items()) for m, row in DEEPFAKEBENCH.items())
+    lines += ["", f"For scale, DeepfakeBench's published frame AUC trained on FF++ c23: {ref} (not measured here)."]
+    return "\n".join(lines)
 
 
 def _roc_png(path: Path, labels, p, vl, vp, title: str) -> None:

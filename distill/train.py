@@ -172,6 +172,10 @@ class Trainer:
         if cfg.weights:
             load_checkpoint(self.model, cfg.weights)
         self.video = is_clip_model(cfg.model)
+        built = getattr(self.model, "num_frames", cfg.frames)
+        if self.video and built != cfg.frames:
+            raise InputError(f"--frames {cfg.frames}, but {cfg.model} is built for clips of {built} frames: give the "
+                             f"same length to both (model_kwargs num_frames: {cfg.frames})")
         pcfg = self.model.pretrained_cfg
         self.size = cfg.img_size or pcfg["input_size"][-1]
         self.mean, self.std = model_norm(self.model)
@@ -401,7 +405,7 @@ class Trainer:
         out = net(x)
         logit, dist_logit = (out[0].reshape(-1), out[1].reshape(-1)) if isinstance(out, tuple) else (out.reshape(-1), None)
         bce = nn.functional.binary_cross_entropy_with_logits
-        loss = bce(logit, y)
+        loss = focal_loss(logit, y, self.cfg.focal_gamma) if self.cfg.loss == "focal" else bce(logit, y)
         if targets is not None or self.online is not None:
             t, known, feats = self.teacher_outputs(x, y, idx, ds, targets)
             soft_target = torch.where(known, torch.sigmoid(t / self.cfg.tau), y)
@@ -413,6 +417,19 @@ class Trainer:
                 student = self.proj(self.student_features.value.float())
                 loss = loss + self.cfg.feature_weight * (1 - nn.functional.cosine_similarity(student, feats).mean())
         return loss, logit
+
+
+def focal_loss(logit: torch.Tensor, y: torch.Tensor, gamma: float = 4.0, clamp: tuple[float, float] = (-5.0, -0.01)
+               ) -> torch.Tensor:
+    """DFD-FCG's focal loss on one logit: mean of -(1 - p_t)^gamma log p_t, with log p_t clamped to ``clamp`` as its
+    code does (no loss above p_t = 0.99, at most 5 below p_t = 0.007); the weight (1 - p_t)^gamma is not
+    differentiated. Soft labels (mixup) mix the two classes' terms by ``y``. The same as the two-class
+    ``log_softmax`` form of aiiu-lab/DFD-FCG (src/utility/loss.py) on logits (0, z)."""
+    terms = []
+    for log_p, w in ((nn.functional.logsigmoid(logit), y), (nn.functional.logsigmoid(-logit), 1 - y)):
+        log_p = log_p.clamp(*clamp)
+        terms.append(w * -(1 - log_p.detach().exp()) ** gamma * log_p)
+    return (terms[0] + terms[1]).mean()
 
 
 def better(monitor: str, row: dict, best: dict) -> bool:

@@ -273,6 +273,9 @@ def _eval(cfg) -> int:
 
     report = evaluate(cfg.model, list(cfg.index), split=cfg.split, out=cfg.out, threshold=cfg.threshold,
                       choose_threshold=cfg.choose_threshold, img_size=cfg.img_size, model_name=cfg.arch)
+    from .distill.evaluate import to_markdown
+
+    print(to_markdown(report), file=sys.stderr)  # in-domain vs cross-dataset, side by side; stdout stays JSON
     print(to_json(report, indent=2))
     return 0
 

@@ -133,6 +133,12 @@ def kind_nodes(graph, kinds) -> dict[str, list[str]]:
     return found
 
 
+def spectral_nodes(graph) -> list:
+    """The MatMuls of a frequency filter's exact DFT: those with an operand among its ``dft_*`` buffers."""
+    dft = {i.name for i in graph.initializer if i.name.rpartition(".")[2].startswith("dft_")}
+    return [n for n in graph.node if n.op_type == "MatMul" and dft & set(n.input)]
+
+
 def op_precisions(graph) -> dict:
     """Op types of an ONNX graph that run int8 (a DequantizeLinear gives every input that is not a constant) and
     those left in float, with counts: what the manifest says stayed float."""
@@ -181,10 +187,16 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, batches, metho
     # GroupNorm (exported as InstanceNormalization between reshapes) stays float: ONNX Runtime's quantizer gave
     # MS-Eff-GCViT B0 with backbone_norm="group" a duplicate tensor name (an invalid model) when it quantized them
     excluded += [n.name for n in src_graph.node if n.op_type == "InstanceNormalization" and n.name not in excluded]
+    # A frequency filter's DFT matrix products (edge_sdk.models.spectral: MatMuls reading its dft_* buffers) stay
+    # float: a per-tensor int8 spectrum keeps the large low-frequency bins and rounds away the small high-frequency
+    # ones the filter is there to see (a trained tiny M2TR: decision agreement 0.969 quantized, 0.984 kept float)
+    spectral = spectral_nodes(src_graph)
+    excluded += [n.name for n in spectral if n.name not in excluded]
     # with kinds kept float, only the matmuls' and convs' inputs are quantized, and their outputs left float (NNCF's
     # transformer preset does the same): an excluded op between two quantized tensors would still sit between a
     # DequantizeLinear and a QuantizeLinear, which ONNX Runtime fuses into its int8 kernel (QLinearSoftmax, ...)
-    op_types = ["Conv", "MatMul", "Gemm"] if float_kinds else None
+    # (with a frequency filter too, so that no Add / Mul / Sub between its DFT products is quantized either)
+    op_types = ["Conv", "MatMul", "Gemm"] if float_kinds or spectral else None
     input_name = src_graph.input[0].name
 
     class Reader(CalibrationDataReader):

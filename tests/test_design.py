@@ -113,7 +113,7 @@ def test_every_zoo_model_has_a_card_read_by_create_explain_and_manifests():
     assert "research use only" in zoo.card("ms_eff_gcvit_b0").weights_licence("ffpp")
     model = zoo.create_model("repvit_m0_9_student")
     assert hasattr(model.head, "head_dist")  # the card's defaults: timm's distillation head
-    for name in ("ms_eff_gcvit_b0", "repvit_m0_9_student"):  # every explain layer the card names exists in the model
+    for name in ("ms_eff_gcvit_b0", "repvit_m0_9_student", "m2tr_b0"):  # every explain layer the card names exists
         m = zoo.create_model(name)
         for layer in zoo.card(name).explain.values():
             m.get_submodule(layer.module)

@@ -174,6 +174,18 @@ def test_clip_b16_side_network_is_small_and_clip_frozen():
     assert sum(p.numel() for p in model.clip.parameters()) > 80_000_000
 
 
+def test_clip_b32_is_the_seeds_build_on_a_7x7_patch_grid():
+    """clip_fcg_vit_b32 (the seed's own CLIP): ViT-B/32, a 7 x 7 grid at 224 px, the side network reading all 12
+    layers; one clip gives one logit and only the side network is trainable."""
+    model = zoo.create_model("clip_fcg_vit_b32", num_frames=2)
+    assert tuple(model.clip.patch_embed.grid_size) == (7, 7) and model.clip.patch_embed.patch_size == (32, 32)
+    assert len(model.side) == 12 and all(layer.grid == (7, 7) for layer in model.side)
+    assert 0 < sum(p.numel() for p in model.trainable_parameters()) < 1_000_000
+    with torch.no_grad():
+        assert model.eval()(torch.randn(1, 2, 3, 224, 224)).shape == (1, 1)
+    assert zoo.card("clip_fcg_vit_b32").kind == "clip"
+
+
 def test_clip_head_averages_probabilities():
     model = _tiny_clip().eval()
     feats = torch.randn(3, model.num_features)

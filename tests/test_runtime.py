@@ -252,3 +252,26 @@ def test_iou_tracker_keeps_identities():
     second = t.update([(51, 51, 61, 61), (1, 0, 11, 10)])  # same people, listed in the other order
     assert second == [first[1], first[0]]
     assert t.update([(200, 200, 210, 210)])[0] not in first
+
+
+def test_a_dynamic_batch_backend_runs_in_chunks_of_its_max_batch_and_keeps_the_order(tmp_path):
+    """The torch backend runs at most 8 inputs per call (eager attention holds its score matrix: M2TR's 120-input
+    parity batch was killed for memory in one call); results come back whole and in order."""
+    from edge_sdk.backends.base import Backend
+    from edge_sdk.models.backend import TorchBackend
+    from edge_sdk.preprocess import CropSpec
+
+    calls = []
+
+    class Doubling(Backend):
+        name = "doubling"
+        max_batch = TorchBackend.max_batch
+
+        def _run(self, batch):
+            calls.append(len(batch))
+            return batch.reshape(len(batch), -1)[:, :1] * 2
+
+    b = Doubling(tmp_path / "x", {"crop": CropSpec(size=4).to_dict(), "input": {"shape": ["N", 3, 4, 4]}})
+    x = np.random.default_rng(0).standard_normal((20, 3, 4, 4)).astype(np.float32)
+    np.testing.assert_array_equal(b.predict(x), x[:, 0, 0, 0] * 2)
+    assert TorchBackend.max_batch == 8 and calls == [8, 8, 4]

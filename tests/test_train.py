@@ -167,6 +167,13 @@ def test_eval_cli_reports_frame_and_video_metrics_per_index(index, tmp_path):
     assert report["indexes"]["labelled"]["video"]["n"] == 6  # one image = one video
     assert report["indexes"]["other"]["frame"]["n"] == 6 and report["threshold"] == report["indexes"]["other"]["frame"]["threshold"]
     assert (tmp_path / "ev" / "roc_labelled.png").read_bytes()[:4] == b"\x89PNG"
+    # in-domain vs cross-dataset side by side: the first index is in-domain, the drop is its AUC minus the other's
+    g = {r["index"]: r for r in report["generalisation"]}
+    assert [r["role"] for r in report["generalisation"]] == ["in-domain", "cross-dataset"]
+    assert g["labelled"]["frame_auc_drop"] is None and g["other"]["frame_auc_drop"] == pytest.approx(
+        frame["auc"] - report["indexes"]["other"]["frame"]["auc"], abs=1e-4)
+    table = (tmp_path / "ev" / "eval.md").read_text()
+    assert "| other | cross-dataset | 6 |" in table and "DeepfakeBench" in table
 
 
 def test_train_and_distill_cli_show_progress_per_step_and_validation(index, tmp_path, capsys):
@@ -515,3 +522,60 @@ def test_monitor_val_auc_keeps_the_better_ranking_where_the_loss_rose():
     assert better("val_auc", confident, {"val_loss": float("inf"), "epoch": -1})  # nothing yet: the first epoch
     with pytest.raises(Exception, match="monitor"):
         TrainConfig(index=".", out=".", model="resnet10t", monitor="val_acc")
+
+
+def test_m2tr_trains_with_its_recipe_groups_and_its_checkpoint_rebuilds_for_export(index, tmp_path):
+    """``edge-sdk train --recipe m2tr_b4`` on a tiny M2TR: the recipe's three groups get their rates, the frequency
+    filter (torch.fft in training) learns, and best.pt rebuilds with its kwargs into the exportable DFT form."""
+    from edge_sdk.models import create_model, load, reparameterize
+    from edge_sdk.models.spectral import SpectralFilter
+
+    tiny = dict(backbone="test_efficientnet", img_size=64, depth=1)
+    cfg = TrainConfig.from_recipe("m2tr_b4", model="m2tr_b0", model_kwargs=tiny, index=str(index),
+                                  out=str(tmp_path / "m2tr"), img_size=64, batch_size=8, steps_per_epoch=3, epochs=1,
+                                  pseudo_fakes="sbi", patience=10)
+    groups = {g["name"]: g["lr"] for g in param_groups(create_model("m2tr_b0", **tiny), cfg) if "/" not in g["name"]}
+    assert groups == {"backbone": 5e-4, "m2tr": 1e-3, "head": 1e-3}
+    trainer = Trainer(cfg)
+    start = trainer.module.layers[0][1].filter.complex_weight.detach().clone()
+    trainer.run()
+    loaded = load(str(tmp_path / "m2tr" / "best.pt"))
+    assert loaded.name == "m2tr_b0" and loaded.kwargs["depth"] == 1 and loaded.crop.size == 64
+    learnt = loaded.model.layers[0][1].filter.complex_weight
+    assert not torch.allclose(start, learnt)
+    x = torch.randn(2, 3, 64, 64)
+    deployed = reparameterize(loaded.model)
+    assert all(m.impl == "dft" for m in deployed.modules() if isinstance(m, SpectralFilter))
+    with torch.no_grad():
+        torch.testing.assert_close(deployed(x), loaded.model(x), atol=1e-5, rtol=1e-4)
+
+
+def test_focal_loss_is_dfd_fcgs_two_class_form_and_down_weights_easy_faces():
+    from edge_sdk.distill.train import focal_loss
+    from edge_sdk.errors import InputError
+
+    z = torch.tensor([-6.0, -2.0, -0.3, 0.0, 0.4, 2.5, 7.0])
+    y = torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    # DFD-FCG's focal loss (src/utility/loss.py) on two-class logits (0, z): log_softmax, clamp, gather, gamma 4
+    log_p = torch.log_softmax(torch.stack([torch.zeros_like(z), z], 1), -1).clamp(-5, -0.01)
+    log_pt = log_p.gather(1, y.long()[:, None]).view(-1)
+    want = (-(1 - log_pt.exp()) ** 4 * log_pt).mean()
+    torch.testing.assert_close(focal_loss(z, y, 4.0), want)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    torch.testing.assert_close(focal_loss(z, y, 0.0, clamp=(-100.0, 0.0)), bce(z, y))
+    easy, hard = torch.tensor([4.0]), torch.tensor([-1.0])  # a fake scored confidently right, and one wrong
+    one = torch.ones(1)
+    kept_easy, kept_hard = (float(focal_loss(t, one) / bce(t, one)) for t in (easy, hard))
+    assert kept_easy < 1e-3 and kept_hard > 0.25  # (1 - p_t)^4: 0.018^4 easy, 0.73^4 hard
+    with pytest.raises(InputError, match="--loss 'dice'"):
+        TrainConfig(loss="dice")
+
+
+def test_dfd_fcg_recipe_trains_10_frame_clips_with_focal_loss_and_a_length_mismatch_is_refused(tmp_path):
+    cfg = TrainConfig.from_recipe("dfd_fcg")
+    assert (cfg.model, cfg.loss, cfg.focal_gamma, cfg.frames, cfg.model_kwargs) == (
+        "clip_fcg_vit_l14", "focal", 4.0, 10, {"num_frames": 10})
+    from edge_sdk.errors import InputError
+
+    with pytest.raises(InputError, match="--frames 10, but clip_fcg_vit_b32 is built for clips of 8 frames"):
+        Trainer(TrainConfig(model="clip_fcg_vit_b32", frames=10, index=str(tmp_path), out=str(tmp_path / "o")))

@@ -23,6 +23,8 @@ def require(module: str, purpose: str, package: str | None = None, extra: str | 
 class Backend:
     name = "base"
 
+    max_batch: int | None = None  # a dynamic-batch backend runs at most this many inputs per call (None: all)
+
     def __init__(self, path: str | Path, manifest: dict):
         self.path = Path(path)
         self.manifest = manifest
@@ -49,8 +51,10 @@ class Backend:
         n = x.shape[0]
         if n == 0:
             return np.zeros((0,), np.float32)
-        if self.fixed_batch is None:
-            return np.asarray(self._run(x), np.float32).reshape(n, -1)[:, 0]
+        if self.fixed_batch is None:  # a dynamic batch, run in chunks of at most max_batch
+            step = self.max_batch or n
+            return np.concatenate([np.asarray(self._run(x[i:i + step]), np.float32).reshape(len(x[i:i + step]), -1)[:, 0]
+                                   for i in range(0, n, step)])
         b, outs = self.fixed_batch, []
         for i in range(0, n, b):  # fixed-batch artifacts: chunk, and pad the last chunk
             chunk = x[i:i + b]

@@ -2,6 +2,8 @@
 
 * ``ms_eff_gcvit_b0`` / ``ms_eff_gcvit_b5``: MS-Eff-GCViT (DeepGuard), image teacher and student.
 * ``repvit_m0_9_student`` / ``repvit_m1_1_student`` (timm's own): students, one logit, distillation head on.
+* ``m2tr_b4`` / ``m2tr_b0``: M2TR (seed 003): patch attention, a frequency filter that exports (exact DFT
+  matrix products) and RGB-frequency cross attention on an EfficientNet.
 * ``clip_fcg_vit_b16`` / ``clip_fcg_vit_l14``: frozen-CLIP video teacher (DFD-FCG style).
 * ``vit_b16_hf_deepfake``: the Hugging Face ViT-B/16 real/fake detectors (seed 001); a ``save_pretrained`` folder
   loads directly (``load("folder")``), tags ``.prithivmlmods`` / ``.celebdfv2`` fetch the published ones.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import timm
 
-from . import clip_fcg, ms_eff_gcvit, students, vit_hf  # noqa: F401  (register the models and their cards)
+from . import clip_fcg, m2tr, ms_eff_gcvit, students, vit_hf  # noqa: F401  (register the models and their cards)
 from ._pretrained import guarded
 from ._registry import CARDS, card_for, resolve_name, zoo
 from .clip_fcg import ClipFCG

@@ -10,6 +10,9 @@ from ..backends.base import Backend
 
 class TorchBackend(Backend):
     name = "torch"
+    # eager attention holds its whole score matrix: M2TR's fusion block is 6,400 x 6,400 floats (164 MB) per face and
+    # block, so the 120-input parity batch of bench was killed for memory in one call
+    max_batch = 8
 
     def __init__(self, path, manifest, model=None):
         super().__init__(path, manifest)

@@ -30,7 +30,7 @@ from ..errors import InputError
 from ._pretrained import guarded
 from ._registry import register_card
 
-__all__ = ["ClipFCG", "clip_fcg_vit_b16", "clip_fcg_vit_l14"]
+__all__ = ["ClipFCG", "clip_fcg_vit_b32", "clip_fcg_vit_b16", "clip_fcg_vit_l14"]
 
 FACIAL_COMPONENTS = ("lips", "skin", "eyes", "nose")
 
@@ -139,7 +139,8 @@ def _cfg(**kwargs) -> dict:
             "classifier": "head_both", **kwargs}
 
 
-default_cfgs = generate_default_cfgs({"clip_fcg_vit_b16": _cfg(), "clip_fcg_vit_l14": _cfg()})
+default_cfgs = generate_default_cfgs({"clip_fcg_vit_b32": _cfg(), "clip_fcg_vit_b16": _cfg(),
+                                      "clip_fcg_vit_l14": _cfg()})
 
 
 def _create(variant: str, clip_model: str, pretrained: bool, pretrained_file: str | None, **kwargs) -> ClipFCG:
@@ -154,6 +155,12 @@ def _create(variant: str, clip_model: str, pretrained: bool, pretrained_file: st
 
 
 @register_model
+def clip_fcg_vit_b32(pretrained: bool = False, pretrained_file: str | None = None, **kwargs) -> ClipFCG:
+    """Frozen CLIP ViT-B/32 + FCG side network: the seed's own build (a 7 x 7 patch grid at 224 px)."""
+    return _create("clip_fcg_vit_b32", "vit_base_patch32_clip_224.openai", pretrained, pretrained_file, **kwargs)
+
+
+@register_model
 def clip_fcg_vit_b16(pretrained: bool = False, pretrained_file: str | None = None, **kwargs) -> ClipFCG:
     """Frozen CLIP ViT-B/16 + FCG side network (~0.23M trainable parameters)."""
     return _create("clip_fcg_vit_b16", "vit_base_patch16_clip_224.openai", pretrained, pretrained_file, **kwargs)
@@ -165,7 +172,8 @@ def clip_fcg_vit_l14(pretrained: bool = False, pretrained_file: str | None = Non
     return _create("clip_fcg_vit_l14", "vit_large_patch14_clip_224.openai", pretrained, pretrained_file, **kwargs)
 
 
-for _name, _clip in (("clip_fcg_vit_b16", "ViT-B/16"), ("clip_fcg_vit_l14", "ViT-L/14")):
+for _name, _clip in (("clip_fcg_vit_b32", "ViT-B/32"), ("clip_fcg_vit_b16", "ViT-B/16"),
+                     ("clip_fcg_vit_l14", "ViT-L/14")):
     register_card(Card(
         name=_name, family="clip_fcg", role="teacher", kind="clip", size=224, frames=8, stride=4,
         summary=f"frozen CLIP {_clip} with a DFD-FCG-style side network (facial-component queries, temporal "

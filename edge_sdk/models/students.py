@@ -9,6 +9,10 @@ timm's RepViT keeps two classifiers, ``head`` and ``head_dist``: in training wit
 ``set_distilled_training(True)`` it returns both logits (one for the label, one for the teacher);
 in eval it returns their mean. :func:`reparameterize` folds BatchNorms and the RepVGG branches
 for deployment (``fuse()``), changing outputs by ~1e-7.
+
+``freq_branch=SIZE`` (input side in pixels, e.g. 224) adds M2TR's frequency block after the stem (stride 4): the
+learnable global filter in its exportable DFT form after ``reparameterize`` and a dilated-conv feed forward, as a
+residual (``stem.freq``; the other keys stay timm's, so ImageNet weights still load).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import copy
 
 import timm.models.repvit
+import torch
 import torch.nn as nn
+from timm.models.repvit import RepVitStem
 from timm.models import generate_default_cfgs, get_pretrained_cfg, register_model
 from timm.utils.model import reparameterize_model
 
@@ -38,11 +44,37 @@ def reparameterize(model: nn.Module, inplace: bool = False) -> nn.Module:
     return reparameterize_model(model.eval(), inplace=True)
 
 
+class FrequencyStem(RepVitStem):
+    """timm's RepViT stem, then M2TR's frequency block (``freq``: x + feed_forward(filter(x)))."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.freq(super().forward(x))
+
+
+def add_frequency_branch(model: nn.Module, size: int) -> nn.Module:
+    """Give a timm RepViT the frequency block after its stem, for ``size`` px inputs (its filter fixes the size)."""
+    from .m2tr import FreqBlock
+
+    if size % model.stem.stride:
+        raise ValueError(f"freq_branch={size}: the input side must be a multiple of the stem's stride "
+                         f"{model.stem.stride}")
+    grid = size // model.stem.stride
+    model.stem.freq = FreqBlock(model.stem.conv2.c.out_channels, grid, grid)
+    model.stem.__class__ = FrequencyStem  # same parameters and names as timm's stem, plus ``freq``
+    # the filter fixes the input size: training (pretrained_cfg) and the loader (img_size) read it
+    model.img_size = size
+    model.pretrained_cfg = {**model.pretrained_cfg, "input_size": (3, size, size), "fixed_input_size": True}
+    model.default_cfg = model.pretrained_cfg
+    return model
+
+
 def _entrypoint(name: str, base: str):
-    def build(pretrained: bool = False, **kwargs):
+    def build(pretrained: bool = False, freq_branch: int = 0, **kwargs):
         kwargs.setdefault("num_classes", 1)  # timm drops the 1000-class head of the ImageNet weights
         kwargs.setdefault("distillation", True)
         model = getattr(timm.models.repvit, base)(pretrained=pretrained, **kwargs)
+        if freq_branch:
+            add_frequency_branch(model, int(freq_branch))
         # the module names the student, not timm's ImageNet model (what load, explain and manifests read)
         model.pretrained_cfg = {**model.pretrained_cfg, "architecture": name}
         model.default_cfg = model.pretrained_cfg
