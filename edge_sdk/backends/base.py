@@ -53,8 +53,8 @@ class Backend:
             return np.zeros((0,), np.float32)
         if self.fixed_batch is None:  # a dynamic batch, run in chunks of at most max_batch
             step = self.max_batch or n
-            return np.concatenate([np.asarray(self._run(x[i:i + step]), np.float32).reshape(len(x[i:i + step]), -1)[:, 0]
-                                   for i in range(0, n, step)])
+            chunks = (x[i:i + step] for i in range(0, n, step))
+            return np.concatenate([np.asarray(self._run(c), np.float32).reshape(len(c), -1)[:, 0] for c in chunks])
         b, outs = self.fixed_batch, []
         for i in range(0, n, b):  # fixed-batch artifacts: chunk, and pad the last chunk
             chunk = x[i:i + b]
