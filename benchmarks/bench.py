@@ -100,7 +100,7 @@ class ModelCase:
         self.macs_g = count_flops(self.prep.module, self.prep.example()) / 2e9
         self.cache = cache / name
         spec = self.prep.crop
-        self.parity, self.frame, self.box = self._inputs(spec, data, data_limit, face_model)
+        self.parity, self.frame, self.box, self.keypoints = self._inputs(spec, data, data_limit, face_model)
         reps = -(-batch // len(self.parity.x))
         self.x = np.ascontiguousarray(np.concatenate([self.parity.x] * reps)[:batch])
         # in batches of the torch backend's size: eager M2TR's logits at batch 16 differed by 2.4e-4 from batch 8 and
@@ -113,7 +113,8 @@ class ModelCase:
 
     def _inputs(self, spec, data: str | None, limit: int, face_model: str | None):
         """The parity set of ``data`` (face crops, whole frames and their hard variants; ``"random"``: seeded noise
-        crops), and one frame + face box for the pre/post timing."""
+        crops), and one frame + face box and keypoints for the pre/post timing (a made-up frame: keypoints placed
+        in the box as the mean face places them, for aligned crop specs)."""
         from edge_sdk.export.calibration import RANDOM, CropSet, parity_inputs
 
         if data is not None and str(data) != RANDOM:
@@ -129,14 +130,14 @@ class ModelCase:
                     rgb = load_image(f)
                     found = det.detect(rgb)
                     if found:
-                        return crops, rgb, [float(v) for v in found[0].box]
+                        return crops, rgb, [float(v) for v in found[0].box], found[0].keypoints[:4].tolist()
             frame = np.full((720, 1280, 3), 127, np.uint8)
-            return crops, frame, [490.0, 210.0, 790.0, 510.0]
+            return crops, frame, *_made_up_face()
         rng = np.random.default_rng(self.seed)
         rgb = rng.integers(0, 256, (32, spec.size, spec.size, 3), dtype=np.uint8)
         frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
         return CropSet(spec.to_tensor(rgb), None, {"source": f"random uint8 crops (seed {self.seed})", "crops": 32},
-                       rgb=rgb, kinds=["noise"] * 32), frame, [490.0, 210.0, 790.0, 510.0]
+                       rgb=rgb, kinds=["noise"] * 32), frame, *_made_up_face()
 
     def key(self) -> dict:
         """What the cached artifacts depend on (calibration is checked per quantized artifact)."""
@@ -266,6 +267,13 @@ def artifact_bytes(path: Path) -> int:
     return size_bytes(path)
 
 
+def _made_up_face(box=(490.0, 210.0, 790.0, 510.0)) -> tuple[list, list]:
+    from edge_sdk.preprocess import MEAN_FACE
+
+    x0, y0, x1, y1 = box
+    return list(box), [[x0 + u * (x1 - x0), y0 + v * (y1 - y0)] for u, v in MEAN_FACE]
+
+
 def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict, workdir: Path,
                    probe: dict | None) -> dict:
     from edge_sdk.export.verify import compare
@@ -275,7 +283,7 @@ def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict,
     np.save(workdir / "frame.npy", case.frame)
     job = {"kind": "model", "artifact": str(artifact), "threads": settings["threads"], "warmup": settings["warmup"],
            "runs": settings["runs"], "inputs": str(workdir / "x.npy"), "parity_inputs": str(workdir / "parity.npy"),
-           "frame": str(workdir / "frame.npy"), "box": case.box}
+           "frame": str(workdir / "frame.npy"), "box": case.box, "keypoints": case.keypoints}
     r = run_job(job, workdir)
     if not r["ok"]:
         return {"status": "failed to run", "reason": r["error"]}

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.image}: no face found; pick another photo", file=sys.stderr)
         return 1
     box = faces[0].box
-    crop = spec.crop(rgb, box)
+    crop = spec.crop(rgb, box, faces[0].keypoints)
     out = args.out or args.export_dir.parent
     out.mkdir(parents=True, exist_ok=True)
     Image.fromarray(crop).save(out / "bench_crop.png")
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         artifact = args.reference
     record = {"artifact_sha256": m["artifact"]["sha256"], "model": m["model"]["name"], "target": m["target"],
               "precision": m["precision"], "image": args.image.name, "box": [round(float(v), 3) for v in box],
+              "keypoints": np.round(faces[0].keypoints[:4], 3).tolist(),
               "crop_size": spec.size, "logit": None, "backend": None}
     try:
         with edge_sdk.load(artifact) as backend:

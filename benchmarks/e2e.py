@@ -82,11 +82,11 @@ def isolated(video: Path, backend, face_model: str | None = None, frames: int = 
             found = det.detect(rgb, timestamp_ms=i * 33)
             t_detect.append(time.perf_counter() - t0)
             if found:
-                boxes.append((rgb, found[0].box))
+                boxes.append((rgb, found[0]))
     spec, t_crop, batches = backend.crop, [], []
-    for rgb, box in boxes:
+    for rgb, face in boxes:
         t0 = time.perf_counter()
-        batches.append(spec.to_tensor(spec.crop(rgb, box)))
+        batches.append(spec.to_tensor(spec.crop(rgb, face.box, face.keypoints)))
         t_crop.append(time.perf_counter() - t0)
     for x in batches[:5]:  # warm-up
         backend.predict(x)

@@ -134,10 +134,10 @@ def measure(job: dict) -> dict:
         outputs = backend.predict(parity_x)
         latency = _time(lambda: backend.predict(x), job["warmup"], job["runs"])
         frame = np.load(job["frame"])
-        box, spec, n = tuple(job["box"]), backend.crop, x.shape[0]
+        box, kp, spec, n = tuple(job["box"]), job.get("keypoints"), backend.crop, x.shape[0]
 
         def end_to_end():  # what a caller of the runtime pays per batch of faces: crop, normalise, run, sigmoid
-            batch = spec.to_tensor(np.stack([spec.crop(frame, box) for _ in range(n)]))
+            batch = spec.to_tensor(np.stack([spec.crop(frame, box, kp) for _ in range(n)]))
             return 1 / (1 + np.exp(-backend.predict(batch)))
 
         with_prepost = _time(end_to_end, max(1, job["warmup"] // 2), max(5, job["runs"] // 2))

@@ -30,7 +30,8 @@ def measure(videos: list[str], frames: int = 8, model: str = "ms_eff_gcvit_b0", 
 
     loaded = load(model, seed=0)
     spec = loaded.crop
-    stored_spec = CropSpec(size=prepared_size, margin=spec.margin)
+    stored_spec = CropSpec(size=prepared_size, margin=spec.margin, align=spec.align,
+                           template=spec.template if spec.align == "keypoints" else ())
     to_model = CropSpec(size=spec.size, margin=0.0)
     runtime, training = [], []
     with FaceDetector(mode="video") as det:
@@ -39,9 +40,9 @@ def measure(videos: list[str], frames: int = 8, model: str = "ms_eff_gcvit_b0", 
                 faces = det.detect(rgb, timestamp_ms=ts)
                 if not faces:
                     continue
-                box = faces[0].box
-                runtime.append(spec.crop(rgb, box))
-                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(stored_spec.crop(rgb, box), cv2.COLOR_RGB2BGR),
+                box, kp = faces[0].box, faces[0].keypoints
+                runtime.append(spec.crop(rgb, box, kp))
+                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(stored_spec.crop(rgb, box, kp), cv2.COLOR_RGB2BGR),
                                        [cv2.IMWRITE_JPEG_QUALITY, 95])  # as prepare writes it
                 stored = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
                 training.append(to_model.crop(stored, (0, 0, stored.shape[1], stored.shape[0])))

@@ -100,6 +100,16 @@ class TrainConfig:
     """cached mode: the teacher scores self-blends and mixups in the batch (else their hard label stands in)"""
     feature_weight: float = 0.0
     """feature matching: weight of 1 - cos(projected student pre-logits, teacher's); runs the teacher online"""
+    contrastive_weight: float = 0.0
+    """M2TR's contrastive term: weight of (real pre-logits compact + fakes a margin away from their centre)"""
+    contrastive_margin: float = 0.5
+    """contrastive term: the margin, on L2-normalised features (distances 0-2)"""
+    guidance_weight: float = 0.0
+    """DFD-FCG's facial-component guidance loss: weight (1.5 in its configs; clip_fcg models)"""
+    guidance_temperature: float = 30.0
+    """guidance loss: temperature on cos(query, part feature) (DFD-FCG: 30)"""
+    guidance_faces: int = 256
+    """guidance: real training crops (with keypoints) whose CLIP part features are averaged into the targets"""
 
     def __post_init__(self):
         for opt, v, lo in (("--epochs", self.epochs, 1), ("--batch-size", self.batch_size, 1),
@@ -112,6 +122,11 @@ class TrainConfig:
             check_range(opt, v, 0, 1, allow_none=False)
         check_range("--tau", self.tau, 0, low_open=True, allow_none=False)
         check_range("--focal-gamma", self.focal_gamma, 0, allow_none=False)
+        for opt, v in (("--contrastive-weight", self.contrastive_weight), ("--guidance-weight", self.guidance_weight)):
+            check_range(opt, v, 0, allow_none=False)
+        check_range("--contrastive-margin", self.contrastive_margin, 0, low_open=True, allow_none=False)
+        check_range("--guidance-temperature", self.guidance_temperature, 0, low_open=True, allow_none=False)
+        check_range("--guidance-faces", self.guidance_faces, 1)
         if self.loss not in ("bce", "focal"):
             raise InputError(f"--loss {self.loss!r}: use bce or focal")
         if self.monitor not in ("val_loss", "val_auc"):
@@ -191,6 +206,9 @@ class PrepareConfig:
     """crop size in pixels (train at any size up to it)"""
     margin: Optional[float] = None
     """margin around the face box per side; None: the crop spec's 0.2"""
+    align: Literal["box", "keypoints"] = "box"
+    """box: the detector's box with the margin; keypoints: landmark-aligned (a similarity of the eyes, nose tip and
+    mouth onto DFD-FCG's mean face; DFD-FCG crops 150 px)"""
     split_dir: Optional[str] = None
     """FaceForensics++ official split folder (train/val/test.json)"""
     compression: Optional[str] = None

@@ -185,7 +185,9 @@ class Trainer:
             self.model.set_distilled_training(True)
         self.out = Path(cfg.out)
         self.is_main = self.rank == 0
-        self.online, self.proj = None, None
+        self.online, self.proj, self.guidance = None, None, None
+        if cfg.guidance_weight and not hasattr(self.model, "guidance_loss"):
+            raise InputError(f"--guidance-weight: {cfg.model} has no facial-component queries (a clip_fcg model has)")
         if cfg.teacher_mode not in ("cached", "online"):
             raise InputError(f"teacher_mode {cfg.teacher_mode!r}: use cached or online")
         if cfg.teacher:
@@ -195,10 +197,11 @@ class Trainer:
                     raise InputError(f"teacher {cfg.teacher}: a video teacher scores clips, so it distils through "
                                      "the cached clip logits only (teacher_mode cached, feature_weight 0)")
                 self.online = None  # a frame changed on the fly (no clip / not asked to score it) keeps its hard label
+        if cfg.feature_weight or cfg.contrastive_weight:
+            self.student_features = PreLogits(self.model)
         if cfg.feature_weight:
             if self.online is None:
                 raise InputError("feature matching (feature_weight > 0) needs a teacher checkpoint")
-            self.student_features = PreLogits(self.model)
             dims = self.online.feature_dims(), self.student_features.dims(self.model, self.size, self.device)
             self.proj = nn.Linear(dims[1], dims[0]).to(self.device)
 
@@ -289,6 +292,8 @@ class Trainer:
             targets = None
         if targets is not None and self.video:
             raise InputError("distillation into a video student is not supported; distil into a frame model")
+        if cfg.guidance_weight:
+            self.set_face_guidance(ds_train, init_queries=not (resume or cfg.weights), tell=tell)
         pairs = bool(getattr(ds_train, "pairs", False))  # draws are of crops, each giving the crop and its blend
         draws = len(ds_train.rows) if pairs else len(ds_train)
         sampler = BalancedSampler(ds_train.labels() if not cfg.pseudo_fakes else np.zeros(draws, np.int64),
@@ -369,6 +374,7 @@ class Trainer:
                 self.save(self.out / "best.pt", {"model": self.module.state_dict(), "model_name": cfg.model,
                                                  "model_kwargs": cfg.model_kwargs,
                                                  "img_size": self.size, "threshold": best["threshold"],
+                                                 "crop_align": index_alignment(cfg.index),
                                                  "epoch": epoch, "metrics": best})
             else:
                 bad_epochs += 1
@@ -381,6 +387,27 @@ class Trainer:
         if self.is_main:
             write_atomic(self.out / "result.json", json.dumps(result, indent=2, default=float))
         return result
+
+    def set_face_guidance(self, ds, init_queries: bool, tell) -> None:
+        """DFD-FCG's guidance targets: the CLIP part features of up to ``guidance_faces`` real training crops, each
+        part located from the crop's detector keypoints (as the index stores them), averaged; the guidance loss
+        then pulls each query toward its part. DFD-FCG averages 2,000 real faces' parts the same way, offline."""
+        picked = [i for i, r in enumerate(ds.rows) if r["label"] == 0 and r["kp"] is not None and len(r["kp"]) >= 4]
+        if not picked:
+            raise InputError(f"--guidance-weight: index {self.cfg.index} has no real training crop with face "
+                             "keypoints (edge-sdk prepare stores them)")
+        step = max(1, len(picked) // self.cfg.guidance_faces)
+        picked = picked[::step][:self.cfg.guidance_faces]
+        tell(0, 0, f"facial-component guidance: part features of {len(picked)} real crops")
+        feats, n = 0.0, 0
+        for start in range(0, len(picked), 16):
+            loaded = [ds.load(i) for i in picked[start:start + 16]]
+            x = torch.stack([ds.to_tensor(rgb) for rgb, _ in loaded]).to(self.device)
+            kp = torch.from_numpy(np.stack([k[:4] for _, k in loaded]))
+            feats = feats + self.module.part_features(x, kp) * len(loaded)
+            n += len(loaded)
+        self.module.set_face_features(feats / n, init_queries=init_queries)
+        self.guidance = lambda: self.module.guidance_loss(self.cfg.guidance_temperature)
 
     def teacher_outputs(self, x, y, idx, ds, targets):
         """Per sample: the teacher's logit, whether it has one (else the hard label stands in), and the teacher's
@@ -416,6 +443,11 @@ class Trainer:
             if self.proj is not None:
                 student = self.proj(self.student_features.value.float())
                 loss = loss + self.cfg.feature_weight * (1 - nn.functional.cosine_similarity(student, feats).mean())
+        if self.cfg.contrastive_weight:
+            loss = loss + self.cfg.contrastive_weight * contrastive_loss(self.student_features.value, y,
+                                                                         self.cfg.contrastive_margin)
+        if self.guidance is not None:
+            loss = loss + self.cfg.guidance_weight * self.guidance()
         return loss, logit
 
 
@@ -430,6 +462,33 @@ def focal_loss(logit: torch.Tensor, y: torch.Tensor, gamma: float = 4.0, clamp: 
         log_p = log_p.clamp(*clamp)
         terms.append(w * -(1 - log_p.detach().exp()) ** gamma * log_p)
     return (terms[0] + terms[1]).mean()
+
+
+def index_alignment(index: str | Path) -> dict:
+    """How the index's crops frame the face (its prepare.json crop spec): {"align": "box"} or {"align": "keypoints",
+    "template": ...}. Recorded in best.pt, so the runtime crops as training did. An index without a record: box."""
+    root = Path(index) if Path(index).is_dir() else Path(index).parent
+    try:
+        spec = json.loads((root / "prepare.json").read_text()).get("crop_spec") or {}
+    except (OSError, ValueError):
+        spec = {}
+    return {"align": spec.get("align", "box"), **({"template": spec["template"]} if spec.get("template") else {})}
+
+
+def contrastive_loss(feats: torch.Tensor, y: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
+    """M2TR's contrastive term (arXiv 2104.09770): real faces' features compact, fakes' at least ``margin`` from
+    them. On L2-normalised pre-logit features, with ``c`` the mean of the batch's real features: the mean over real
+    samples of ||f - c||^2 plus the mean over fakes of max(0, margin - ||f - c||)^2. A batch without a real sample
+    gives 0 (no centre); soft labels (mixup) count as fake above 0.5."""
+    f = nn.functional.normalize(feats.float().flatten(1), dim=1)
+    real = y < 0.5
+    if not bool(real.any()):
+        return f.sum() * 0.0
+    d = (f - f[real].mean(0)).norm(dim=1)
+    loss = (d[real] ** 2).mean()
+    if bool((~real).any()):
+        loss = loss + (nn.functional.relu(margin - d[~real]) ** 2).mean()
+    return loss
 
 
 def better(monitor: str, row: dict, best: dict) -> bool:

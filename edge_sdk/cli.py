@@ -218,6 +218,7 @@ def _prepare(cfg) -> int:
 
     try:
         report = prepare(cfg.root, cfg.out, layout=cfg.layout, frames=cfg.frames, size=cfg.size, margin=cfg.margin,
+                         align=cfg.align,
                          split_dir=cfg.split_dir, compression=cfg.compression, val=cfg.val, test=cfg.test,
                          seed=cfg.seed, shard=cfg.shard, workers=cfg.workers, retry_failed=cfg.retry_failed,
                          index_only=cfg.index_only, face_model=cfg.face_model, progress=not cfg.quiet,

@@ -186,7 +186,7 @@ def _colormap(heat: np.ndarray) -> np.ndarray:
 
 def _faces_of_image(ex: Explainer, rgb: np.ndarray, det) -> tuple[list, np.ndarray]:
     faces = det.detect(rgb)
-    crops = np.stack([ex.spec.crop(rgb, f.box) for f in faces]) if faces else np.zeros((0, 1, 1, 3), np.uint8)
+    crops = np.stack([ex.spec.crop(rgb, f.box, f.keypoints) for f in faces]) if faces else np.zeros((0, 1, 1, 3), np.uint8)
     return faces, crops
 
 

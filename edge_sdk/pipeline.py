@@ -119,7 +119,7 @@ class Detector:
         if not faces:
             return []
         t0 = time.perf_counter()
-        batch = self.crop.to_tensor(np.stack([self.crop.crop(rgb, f.box) for f in faces]))
+        batch = self.crop.to_tensor(np.stack([self.crop.crop(rgb, f.box, f.keypoints) for f in faces]))
         t1 = time.perf_counter()
         logits = self.logits(batch, what)
         if stages is not None:
@@ -237,7 +237,7 @@ class Detector:
                     no_face.append(index)
                 tids = tracker.update([f.box for f in faces])
                 for f, tid in zip(faces, tids):
-                    crops.setdefault((windows[index], tid), []).append((index, self.crop.crop(rgb, f.box)))
+                    crops.setdefault((windows[index], tid), []).append((index, self.crop.crop(rgb, f.box, f.keypoints)))
                 if writer is not None:
                     drawn = [{"box": list(f.box), "p_fake": None, "track": tid,
                               "label": f"clip {len(crops[(windows[index], tid)])}/{T}"} for f, tid in zip(faces, tids)]

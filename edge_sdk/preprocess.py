@@ -13,6 +13,18 @@ re-implementation gives the same pixels:
    size x size;
 5. RGB order; float32 = (pixel / 255 - mean) / std, CHW. With ``normalize_in_model`` the model
    takes the 0-1 RGB tensor and normalises inside its graph.
+
+``align="keypoints"`` (landmark-aligned crops, as DFD-FCG's): steps 1-4 are replaced by a similarity transform
+of the face detector's first four keypoints (right eye, left eye, nose tip, mouth centre; pixel coordinates,
+pixel i spanning [i, i + 1)) onto ``template`` x size (the template in units of the crop side):
+
+a. p = the four keypoints, q = template x size; mp, mq their means; P = p - mp, Q = q - mq;
+b. n = sum(Px^2 + Py^2), a = sum(Px Qx + Py Qy) / n, b = sum(Px Qy - Py Qx) / n (least squares, no reflection);
+c. crop point = A p + t with A = [[a, -b], [b, a]], t = mq - A mp;
+d. each crop pixel (u, v) samples the image bilinearly at A^-1 ((u + 0.5, v + 0.5) - t) - 0.5 (pixel centres),
+   ``pad_value`` outside the image: OpenCV's ``warpAffine`` with the matrix [A | t + A (0.5, 0.5) - (0.5, 0.5)].
+
+``margin``, ``square`` and ``resize`` do not apply to aligned crops: the template sets the framing.
 """
 
 from __future__ import annotations
@@ -27,6 +39,12 @@ from .errors import InputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+ALIGNS = ("box", "keypoints")
+# DFD-FCG's mean face (aiiu-lab/DFD-FCG misc/20words_mean_face.npy, the LRW mean of 68 landmarks at 256 px), framed
+# as its src/preprocess/crop_main_face.py frames a 150 px crop (centred on the mean of landmarks 15-67): the eye
+# centres (36-41, 42-47), the nose tip (30) and the mouth centre (48-67), in units of the crop side, in BlazeFace's
+# keypoint order (right eye, left eye, nose tip, mouth).
+MEAN_FACE = ((0.3035, 0.3262), (0.6654, 0.3216), (0.4781, 0.549), (0.4851, 0.7499))
 
 
 def _round(v: float) -> int:
@@ -45,8 +63,22 @@ class CropSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     normalize_in_model: bool = False
     interpolation: str = "bilinear"
+    align: str = "box"  # "box" (the detector's box, steps 1-4) or "keypoints" (a similarity onto ``template``)
+    template: tuple = ()  # aligned crops: 4 (x, y) in units of the crop side; () with align keypoints: MEAN_FACE
 
     def __post_init__(self):
+        if self.align not in ALIGNS:
+            raise InputError(f"crop spec: align must be one of {', '.join(ALIGNS)}, got {self.align!r}")
+        if self.align == "keypoints":
+            t = tuple(tuple(float(v) for v in pt) for pt in (self.template or MEAN_FACE))
+            if len(t) != 4 or any(len(pt) != 2 or not all(math.isfinite(v) for v in pt) for pt in t):
+                raise InputError(f"crop spec: template must be 4 finite (x, y) points (eyes, nose tip, mouth), got "
+                                 f"{self.template!r}")
+            if np.ptp(np.asarray(t), axis=0).max() < 1e-3:
+                raise InputError(f"crop spec: template points {t} coincide: no transform onto them exists")
+            object.__setattr__(self, "template", t)
+        elif self.template:
+            raise InputError("crop spec: a template is for align 'keypoints'; box crops have none")
         if self.resize not in ("pad", "stretch"):
             raise InputError(f"crop spec: resize must be 'pad' or 'stretch', got {self.resize!r}")
         if self.color_order != "RGB":
@@ -63,6 +95,10 @@ class CropSpec:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)
+        if self.align == "box":  # box crops' manifests stay as they were
+            del d["align"], d["template"]
+        else:
+            d["template"] = [list(pt) for pt in self.template]
         return d
 
     @classmethod
@@ -71,6 +107,11 @@ class CropSpec:
         for k in ("mean", "std"):
             if k in known:
                 known[k] = tuple(float(v) for v in known[k])
+        if "template" in known:
+            try:
+                known["template"] = tuple(tuple(float(v) for v in pt) for pt in known["template"])
+            except (TypeError, ValueError) as err:
+                raise InputError(f"crop spec: template must be 4 (x, y) number pairs, got {d['template']!r}") from err
         return cls(**known)
 
     @classmethod
@@ -80,8 +121,38 @@ class CropSpec:
         return cls(size=size, mean=tuple(pretrained_cfg["mean"]), std=tuple(pretrained_cfg["std"]), **overrides)
 
     # -- geometry --------------------------------------------------------------------------
-    def crop_rect(self, box, image_wh: tuple[int, int]) -> tuple[int, int, int, int]:
-        """Pixel rectangle (left, top, right, bottom) cut from an image of size (W, H)."""
+    def alignment(self, keypoints) -> np.ndarray:
+        """Aligned crops: the 2 x 3 similarity [A | t] taking image points to crop points (steps a-c)."""
+        kp = np.asarray(keypoints if keypoints is not None else [], np.float64).reshape(-1, 2)
+        if len(kp) < 4 or not np.isfinite(kp[:4]).all():
+            raise InputError(f"an aligned crop (align 'keypoints') needs the face's 4 keypoints (right eye, left eye, "
+                             f"nose tip, mouth) as finite numbers; got {len(kp)} points")
+        p, q = kp[:4], np.asarray(self.template, np.float64) * self.size
+        mp, mq = p.mean(0), q.mean(0)
+        P, Q = p - mp, q - mq
+        n = float((P ** 2).sum())
+        if n < 1e-6:
+            raise InputError(f"an aligned crop needs keypoints that are apart; got {np.round(p, 1).tolist()}")
+        a = float((P * Q).sum()) / n
+        b = float((P[:, 0] * Q[:, 1] - P[:, 1] * Q[:, 0]).sum()) / n
+        A = np.array([[a, -b], [b, a]])
+        return np.concatenate([A, (mq - A @ mp)[:, None]], 1)
+
+    def crop_rect(self, box, image_wh: tuple[int, int], keypoints=None) -> tuple[int, int, int, int]:
+        """Pixel rectangle (left, top, right, bottom) cut from an image of size (W, H); for aligned crops, the
+        bounds of the image pixels the crop covers."""
+        W, H = image_wh
+        if self.align == "keypoints":
+            M = self.alignment(keypoints)
+            corners = np.array([[0, 0], [self.size, 0], [0, self.size], [self.size, self.size]], np.float64)
+            src = (corners - M[:, 2]) @ np.linalg.inv(M[:, :2]).T
+            left, top = (int(math.floor(v)) for v in src.min(0))
+            right, bottom = (int(math.ceil(v)) for v in src.max(0))
+            left, top, right, bottom = max(left, 0), max(top, 0), min(right, W), min(bottom, H)
+            if right - left < 1 or bottom - top < 1:
+                raise InputError(f"the aligned crop of keypoints {np.round(np.asarray(keypoints)[:4], 1).tolist()} "
+                                 f"lies outside the {W}x{H} image")
+            return left, top, right, bottom
         x0, y0, x1, y1 = (float(v) for v in box)
         cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
         if self.square:
@@ -89,14 +160,16 @@ class CropSpec:
         w, h = w * (1 + 2 * self.margin), h * (1 + 2 * self.margin)
         left, top = _round(cx - w / 2), _round(cy - h / 2)
         right, bottom = left + _round(w), top + _round(h)
-        W, H = image_wh
         left, top, right, bottom = max(left, 0), max(top, 0), min(right, W), min(bottom, H)
         if right - left < 1 or bottom - top < 1:
             raise InputError(f"face box {tuple(round(v, 1) for v in box)} lies outside the {W}x{H} image")
         return left, top, right, bottom
 
-    def map_points(self, points, box, image_wh: tuple[int, int]) -> np.ndarray:
+    def map_points(self, points, box, image_wh: tuple[int, int], keypoints=None) -> np.ndarray:
         """Image pixel points (K, 2) -> the same points in the crop's pixels (what ``crop`` does to them)."""
+        if self.align == "keypoints":
+            M = self.alignment(keypoints)
+            return np.asarray(points, np.float64).reshape(-1, 2) @ M[:, :2].T + M[:, 2]
         left, top, right, bottom = self.crop_rect(box, image_wh)
         pw, ph = right - left, bottom - top
         p = np.asarray(points, np.float64).reshape(-1, 2) - (left, top)
@@ -106,12 +179,18 @@ class CropSpec:
         nw, nh = max(1, min(self.size, _round(pw * scale))), max(1, min(self.size, _round(ph * scale)))
         return p * (nw / pw, nh / ph) + ((self.size - nw) // 2, (self.size - nh) // 2)
 
-    def crop(self, image_rgb: np.ndarray, box) -> np.ndarray:
-        """uint8 RGB crop (size, size, 3) of ``box`` from an RGB uint8 image."""
+    def crop(self, image_rgb: np.ndarray, box, keypoints=None) -> np.ndarray:
+        """uint8 RGB crop (size, size, 3) of ``box`` (aligned crops: of the face whose ``keypoints`` are given)
+        from an RGB uint8 image."""
         import cv2
 
         H, W = image_rgb.shape[:2]
-        left, top, right, bottom = self.crop_rect(box, (W, H))
+        left, top, right, bottom = self.crop_rect(box, (W, H), keypoints)
+        if self.align == "keypoints":
+            M = self.alignment(keypoints)
+            M[:, 2] += M[:, :2] @ (0.5, 0.5) - 0.5  # pixel centres (step d)
+            return cv2.warpAffine(image_rgb, M, (self.size, self.size), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=(self.pad_value,) * 3)
         patch = image_rgb[top:bottom, left:right]
         if self.resize == "stretch":
             return cv2.resize(patch, (self.size, self.size), interpolation=cv2.INTER_LINEAR)

@@ -299,7 +299,7 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
                 else:
                     ids = tracker.update([f.box for f in found])
                     clips.keep(tracker.tracks)
-                    ready = [tid for f, tid in zip(found, ids) if clips.add(tid, det.crop.crop(rgb, f.box))]
+                    ready = [tid for f, tid in zip(found, ids) if clips.add(tid, det.crop.crop(rgb, f.box, f.keypoints))]
                     t_m = time.perf_counter()
                     if ready:
                         z = det.logits(np.stack([det.crop.to_tensor(clips.clip(t)) for t in ready]), what)

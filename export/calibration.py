@@ -100,7 +100,7 @@ def face_crops(source: str | Path, spec: CropSpec, limit: int = 512, frames_per_
     files, base, described = _files(source)
     crops, labels, used, kinds, skipped = [], [], [], [], []
     faces_found = whole_images = 0
-    whole = replace(spec, margin=0.0)
+    whole = replace(spec, margin=0.0, align="box", template=())  # the image as it is, whatever the face crops
     with FaceDetector(face_model) as det:
         for f in files:
             if len(crops) >= limit:
@@ -118,7 +118,7 @@ def face_crops(source: str | Path, spec: CropSpec, limit: int = 512, frames_per_
                 found = det.detect(rgb)
                 if found:
                     faces_found += 1
-                    crops.append(spec.crop(rgb, found[0].box))
+                    crops.append(spec.crop(rgb, found[0].box, found[0].keypoints))
                     kinds.append("face")
                 elif is_image(f):
                     whole_images += 1
@@ -231,7 +231,7 @@ def face_clips(source: str | Path, spec: CropSpec, frames: int, stride: int = 1,
                 if not found:
                     window, skipped = [], skipped + 1
                     continue
-                window.append(spec.crop(rgb, found[0].box))
+                window.append(spec.crop(rgb, found[0].box, found[0].keypoints))
                 if len(window) == frames:
                     clips.append(spec.to_tensor(np.stack(window)))
                     labels.append(_label(f, base))

@@ -45,6 +45,8 @@ def test_the_clip_teacher_exports_with_its_clip_in_the_manifest(clip_artifacts):
         assert m["input"]["shape"] == [1, 4, 3, 64, 64] and m["input"]["layout"] == "NTCHW"
         assert m["input"]["clip"] == {"frames": 4, "stride": 4} and m["card"]["family"] == "clip_fcg"
         assert "research-only" in m["card"]["licence"]["code"]
+        # DFD-FCG's landmark-aligned crops (the card's default: this checkpoint records no index), for the apps too
+        assert m["crop"]["align"] == "keypoints" and len(m["crop"]["template"]) == 4
 
 
 @pytest.mark.parametrize("target", ["onnx-fp32", "executorch-fp32"])
@@ -66,8 +68,10 @@ def test_detect_scores_clips_per_track_and_matches_torch(clip_artifacts, sample_
 
     first = rec["clips"][0]["frames"]
     with FaceDetector(mode="video") as fd:
-        crops = [loaded.crop.crop(rgb, fd.detect(rgb, timestamp_ms=ts)[0].box)
+        faces = [(rgb, fd.detect(rgb, timestamp_ms=ts)[0])
                  for _, i, ts, rgb in sample_frames(sample_clip, indices=lambda n: first)]
+        assert loaded.crop.align == "keypoints"  # the clip_fcg card's (DFD-FCG's landmark-aligned crops)
+        crops = [loaded.crop.crop(rgb, f.box, f.keypoints) for rgb, f in faces]
     with torch.no_grad():
         want = float(loaded.model(torch.from_numpy(loaded.crop.to_tensor(np.stack(crops))[None])))
     assert rec["clips"][0]["logit"] == pytest.approx(want, abs=1e-3)

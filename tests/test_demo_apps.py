@@ -15,6 +15,15 @@
    one level the other way; the apps round exact float bilinear half up.) The
    golden file the apps' own unit tests read (android_demo/app/src/test/resources/
    crop_golden.json) must equal what the runtime gives now.
+   Landmark-aligned crops (``align="keypoints"``, edge_sdk/preprocess.py steps a-d) likewise: the
+   mirror's similarity, covered rectangle and bilinear warp (pad_value outside the frame) against
+   ``CropSpec.alignment`` / ``crop_rect`` / ``crop`` (OpenCV warpAffine), on the detector's
+   keypoints of the sample photos, on moved/rotated/scaled keypoints and on random ones; aligned
+   golden cases carry their keypoints; the Kotlin harness runs them too. Measured with OpenCV 5.0
+   (float warpAffine): at most 1 level apart, on at most ~0.02% of the samples of the photos and
+   ~0.2% of those of the synthetic frame (limits: ALIGNED_MAX_LEVELS, ALIGNED_MAX_SHARE).
+   Where kotlinc and JUnit 4 + Hamcrest + org.json jars exist, the app's own unit test
+   FaceCropperTest.kt (which reads the golden file) is compiled and run with JUnit on the JVM.
 4. Syntax: Kotlin and Swift sources parse (tree-sitter grammars, or ``swiftc -parse``), skipped
    with the reason when no parser is installed.
 
@@ -481,6 +490,92 @@ def demo_crop(frame: np.ndarray, rect, spec: dict) -> np.ndarray:
     return out
 
 
+def demo_alignment(keypoints, spec: dict):
+    """FaceCropper.alignment (steps a-c), scalar by scalar in double from the float32 keypoints; None where the
+    Kotlin returns null. (a, b, tx, ty, ia, ib): crop = A p + t, A = [[a, -b], [b, a]], A^-1 = [[ia, ib], [-ib, ia]]."""
+    if spec.get("align", "box") != "keypoints" or keypoints is None:
+        return None
+    kp = [float(np.float32(v)) for v in np.asarray(keypoints, np.float64).reshape(-1)]
+    if len(kp) < 4 * 2:
+        return None
+    p = kp[:4 * 2]
+    if not all(np.isfinite(v) for v in p):
+        return None
+    size = spec["size"]
+    q = [float(v) * size for pt in spec["template"] for v in pt]
+    mpx = mpy = mqx = mqy = 0.0
+    for k in range(4):
+        mpx += p[2 * k]
+        mpy += p[2 * k + 1]
+        mqx += q[2 * k]
+        mqy += q[2 * k + 1]
+    mpx, mpy, mqx, mqy = mpx / 4, mpy / 4, mqx / 4, mqy / 4
+    n = sa = sb = 0.0
+    for k in range(4):
+        px, py = p[2 * k] - mpx, p[2 * k + 1] - mpy
+        qx, qy = q[2 * k] - mqx, q[2 * k + 1] - mqy
+        n += px * px + py * py
+        sa += px * qx + py * qy
+        sb += px * qy - py * qx
+    if not n > 0:
+        return None
+    a, b = sa / n, sb / n
+    if not a * a + b * b > 0:
+        return None
+    d = a * a + b * b
+    return {"a": a, "b": b, "tx": mqx - (a * mpx - b * mpy), "ty": mqy - (b * mpx + a * mpy), "ia": a / d, "ib": b / d}
+
+
+def demo_aligned_rect(m: dict, frame_w: int, frame_h: int, spec: dict):
+    """FaceCropper.alignedRect: floor/ceil bounds of the crop corners' frame points, clipped; None if outside."""
+    size = spec["size"]
+    xs, ys = [], []
+    for corner in range(4):
+        dx, dy = (corner % 2) * size - m["tx"], (corner // 2) * size - m["ty"]
+        xs.append(m["ia"] * dx + m["ib"] * dy)
+        ys.append(m["ia"] * dy - m["ib"] * dx)
+    rect = (max(int(np.floor(min(xs))), 0), max(int(np.floor(min(ys))), 0),
+            min(int(np.ceil(max(xs))), frame_w), min(int(np.ceil(max(ys))), frame_h))
+    return None if rect[2] - rect[0] < 1 or rect[3] - rect[1] < 1 else rect
+
+
+def demo_warp(frame: np.ndarray, m: dict, spec: dict) -> np.ndarray:
+    """FaceCropper.warp (step d), vectorised with the Kotlin's operation order: sample points in double, weights and
+    blend in float32, neighbours outside the frame = pad_value, rounded half up."""
+    size, pad = spec["size"], spec["pad_value"]
+    h, w = frame.shape[:2]
+    v, u = np.mgrid[0:size, 0:size].astype(np.float64)
+    qy = v + 0.5 - m["ty"]
+    qx = u + 0.5 - m["tx"]
+    sx = m["ia"] * qx + m["ib"] * qy - 0.5
+    sy = m["ia"] * qy - m["ib"] * qx - 0.5
+    fx0, fy0 = np.floor(sx), np.floor(sy)
+    fx = (sx - fx0).astype(np.float32)[..., None]
+    fy = (sy - fy0).astype(np.float32)[..., None]
+    x0 = np.maximum(-2.0, np.minimum(float(w), fx0)).astype(np.int64)
+    y0 = np.maximum(-2.0, np.minimum(float(h), fy0)).astype(np.int64)
+    padded = np.full((h + 4, w + 4, 3), pad, np.float32)  # texel(): pad_value outside the frame
+    padded[2:h + 2, 2:w + 2] = frame
+    p00, p01 = padded[y0 + 2, x0 + 2], padded[y0 + 2, x0 + 3]
+    p10, p11 = padded[y0 + 3, x0 + 2], padded[y0 + 3, x0 + 3]
+    one = np.float32(1)
+    top = (one - fx) * p00 + fx * p01
+    bottom = (one - fx) * p10 + fx * p11
+    value = (one - fy) * top + fy * bottom
+    return np.clip(np.floor(value + np.float32(0.5)), 0, 255).astype(np.uint8)
+
+
+def demo_crop_face(frame: np.ndarray, box, keypoints, spec: dict):
+    """FaceCropper.cropFace: (rect, crop) framed as spec["align"] says, or (None, None)."""
+    h, w = frame.shape[:2]
+    if spec.get("align", "box") == "keypoints":
+        m = demo_alignment(keypoints, spec)
+        rect = None if m is None else demo_aligned_rect(m, w, h, spec)
+        return (None, None) if rect is None else (rect, demo_warp(frame, m, spec))
+    rect = demo_crop_rect(box, w, h, spec)
+    return (None, None) if rect is None else (rect, demo_crop(frame, rect, spec))
+
+
 def demo_to_tensor(crop: np.ndarray, spec: dict) -> np.ndarray:
     """FaceCropper.toTensor: per-channel lookup of v / 255 (then - mean, / std), NCHW (1, 3, S, S)."""
     x = crop.astype(np.float32) / np.float32(255)
@@ -512,6 +607,38 @@ def _check_crop(frame: np.ndarray, box, spec_obj, label: str) -> dict:
     return {"rect": rect, "crop": ours, "runtime": runtime}
 
 
+# Aligned crops vs OpenCV's warpAffine (OpenCV 5.0 measured: max 1 level, <= 0.02% of photo samples, <= 0.2% of the
+# synthetic frame's, which wraps mod 256 and so has 255-level steps). OpenCV < 4.11 quantises sample points to 1/32
+# pixel: expect up to a few levels there at steep edges, and a larger share.
+ALIGNED_MAX_LEVELS = 2
+ALIGNED_MAX_SHARE = 0.01
+_MEASURED: dict = {}
+
+
+def _check_aligned_crop(frame: np.ndarray, keypoints, spec_obj, label: str) -> dict:
+    """Mirror vs runtime for one aligned face (keypoints as the detector's float32); records the differences."""
+    spec = spec_obj.to_dict()
+    h, w = frame.shape[:2]
+    kp32 = np.asarray(keypoints, np.float32).reshape(-1, 2)
+    m = demo_alignment(kp32, spec)
+    assert m is not None, f"{label}: the mirror finds no alignment"
+    np.testing.assert_allclose([[m["a"], -m["b"], m["tx"]], [m["b"], m["a"], m["ty"]]], spec_obj.alignment(kp32),
+                               rtol=1e-12, atol=1e-9, err_msg=label)
+    rect = demo_aligned_rect(m, w, h, spec)
+    assert rect == spec_obj.crop_rect(None, (w, h), kp32), f"{label}: covered rectangle differs from the runtime's"
+    assert demo_crop_face(frame, None, kp32, spec)[0] == rect
+    ours, runtime = demo_warp(frame, m, spec), spec_obj.crop(frame, None, kp32)
+    diff = np.abs(ours.astype(int) - runtime.astype(int))
+    share = float((diff > 0).mean())
+    key = "synthetic" if label.startswith("synthetic") else "photos"
+    worst = _MEASURED.setdefault(key, [0, 0.0, 0])
+    worst[0], worst[1], worst[2] = max(worst[0], int(diff.max())), max(worst[1], share), worst[2] + 1
+    assert diff.max() <= ALIGNED_MAX_LEVELS, f"{label}: aligned crop differs from OpenCV's warpAffine by {diff.max()} levels"
+    assert share <= ALIGNED_MAX_SHARE, f"{label}: {share:.2%} of samples differ from OpenCV's, more than rounding"
+    np.testing.assert_array_equal(demo_to_tensor(runtime, spec), spec_obj.to_tensor(runtime), err_msg=label)
+    return {"rect": rect, "crop": ours, "runtime": runtime}
+
+
 _CACHE: dict = {}
 
 
@@ -533,26 +660,36 @@ def _sample_frames() -> list[tuple[str, np.ndarray]]:
 
 def _face_box(frame: np.ndarray):
     """The runtime's BlazeFace box, or a fixed central box where the detector cannot run here."""
-    key = ("box", frame.shape, int(frame[::7, ::7].sum()))
+    box, _, how = _face(frame)
+    return box, how
+
+
+def _face(frame: np.ndarray):
+    """(box, keypoints (K, 2) float32, how) of the frame's largest face."""
+    key = ("face", frame.shape, int(frame[::7, ::7].sum()))
     if key not in _CACHE:
-        _CACHE[key] = _detect_face_box(frame)
+        _CACHE[key] = _detect_face(frame)
     return _CACHE[key]
 
 
-def _detect_face_box(frame: np.ndarray):
+def _detect_face(frame: np.ndarray):
     try:
         from edge_sdk.faces import FaceDetector
 
         with FaceDetector() as det:
             faces = det.detect(frame)
         if faces:
-            return faces[0].box, "BlazeFace"
+            return faces[0].box, np.asarray(faces[0].keypoints, np.float32), "BlazeFace"
     except Exception as err:  # no face model / mediapipe here: the arithmetic is still checked
         reason = f"{type(err).__name__}"
     else:
         reason = "no face found"
+    from edge_sdk.preprocess import MEAN_FACE
+
     h, w = frame.shape[:2]
-    return (w * 0.3, h * 0.25, w * 0.7, h * 0.75), f"fixed box ({reason})"
+    box = (w * 0.3, h * 0.25, w * 0.7, h * 0.75)
+    keypoints = (np.asarray(MEAN_FACE) * (box[2] - box[0], box[3] - box[1]) + box[:2]).astype(np.float32)
+    return box, keypoints, f"fixed box, mean-face keypoints ({reason})"
 
 
 def _specs(exported: dict | None = None):
@@ -579,6 +716,36 @@ def _boxes_for(frame: np.ndarray):
             ("fractional box", (x0 + 0.25, y0 + 0.5, x1 - 0.75, y1 + 0.5))]
 
 
+def _aligned_specs():
+    from edge_sdk.preprocess import CropSpec
+
+    return [("aligned default", CropSpec(align="keypoints")),
+            ("aligned pad114-in-model", CropSpec(size=64, align="keypoints", pad_value=114, normalize_in_model=True)),
+            ("aligned own template", CropSpec(size=96, align="keypoints", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                                              template=((0.36, 0.42), (0.64, 0.41), (0.5, 0.6), (0.5, 0.74))))]
+
+
+def _moved(kp: np.ndarray, scale: float = 1.0, angle_deg: float = 0.0, to=None) -> np.ndarray:
+    """The keypoints scaled and rotated about their mean, then moved so the mean lies at ``to``."""
+    c = kp.mean(0)
+    r = np.deg2rad(angle_deg)
+    R = np.array([[np.cos(r), -np.sin(r)], [np.sin(r), np.cos(r)]]) * scale
+    return ((kp - c) @ R.T + (c if to is None else np.asarray(to, np.float64))).astype(np.float32)
+
+
+def _keypoints_for(frame: np.ndarray):
+    """(name, keypoints (K, 2) float32): the detector's, and the same face moved to the borders, tilted, small."""
+    _, kp, how = _face(frame)
+    h, w = frame.shape[:2]
+    kp4 = kp[:4].astype(np.float64)
+    return [(how, kp),
+            ("tilted 25 degrees", _moved(kp4, 1.0, 25.0)),
+            ("at the left/top corner (pad)", _moved(kp4, 1.0, -10.0, (2.0, 3.0))),
+            ("past the right/bottom border (pad)", _moved(kp4, 0.8, 8.0, (w - 1.5, h + 2.25))),
+            ("small face (upscaled)", _moved(kp4, 0.08)),
+            ("large face (downscaled)", _moved(kp4, 2.5, -3.0))]
+
+
 def test_demo_crop_matches_runtime_on_samples(exported_manifest):
     checked = 0
     for frame_name, frame in _sample_frames():
@@ -592,6 +759,82 @@ def test_demo_crop_matches_runtime_on_samples(exported_manifest):
                 if "right/bottom" in box_name:
                     assert (right, bottom) == frame.shape[1::-1], f"{box_name}: should be clipped at the frame edge"
     assert checked == 2 * 4 * 5
+
+
+def test_demo_aligned_crop_matches_runtime():
+    """Aligned crops: the mirror's similarity, rectangle and warp vs CropSpec on the photos and the synthetic frame."""
+    from edge_sdk.preprocess import MEAN_FACE, CropSpec
+
+    try:
+        frames = _sample_frames()
+    except pytest.skip.Exception:
+        frames = []
+    frames = frames + [("synthetic 96x64", synthetic_frame(96, 64))]
+    checked = 0
+    for frame_name, frame in frames:
+        for spec_name, spec in _aligned_specs():
+            for kp_name, kp in _keypoints_for(frame):
+                label = f"{frame_name} / {spec_name} / {kp_name}"
+                r = _check_aligned_crop(frame, kp, spec, label)
+                checked += 1
+                if "pad" in kp_name:
+                    assert (r["runtime"] == spec.pad_value).all(-1).any(), f"{label}: expected padding"
+                if kp_name.startswith(("BlazeFace", "fixed box")):
+                    # The four keypoints land near the template (right eye left, mouth below: no reflection).
+                    m = demo_alignment(kp, spec.to_dict())
+                    p = kp[:4].astype(np.float64)
+                    mapped = np.stack([m["a"] * p[:, 0] - m["b"] * p[:, 1] + m["tx"],
+                                       m["b"] * p[:, 0] + m["a"] * p[:, 1] + m["ty"]], 1)
+                    err = np.abs(mapped - np.asarray(spec.template) * spec.size).max()
+                    assert err < 0.1 * spec.size, f"{label}: keypoints land {err:.1f} px from the template"
+    rng = np.random.default_rng(11)  # random faces, sizes and pad values on the synthetic frame
+    frame = synthetic_frame(96, 64)
+    for k in range(60):
+        kp = _moved(np.asarray(MEAN_FACE) * rng.uniform(15, 90) + rng.normal(0, 1.5, (4, 2)), 1.0,
+                    rng.uniform(-40, 40), (rng.uniform(0, 96), rng.uniform(0, 64)))
+        spec = CropSpec(size=int(rng.choice([16, 24, 40, 64])), align="keypoints", pad_value=int(rng.integers(0, 256)))
+        _check_aligned_crop(frame, kp, spec, f"synthetic random {k}")
+        checked += 1
+    assert checked == len(frames) * 3 * 6 + 60
+    print("aligned crops vs OpenCV warpAffine (max levels, max share of differing samples, crops):", _MEASURED)
+
+
+def test_demo_aligned_rect_matches_runtime_on_random_keypoints():
+    from edge_sdk.preprocess import CropSpec
+
+    rng = np.random.default_rng(5)
+    specs = [CropSpec(align="keypoints"), CropSpec(size=64, align="keypoints", template=((0.3, 0.3), (0.7, 0.3),
+                                                                                         (0.5, 0.5), (0.5, 0.8)))]
+    outside = 0
+    for spec in specs:
+        s = spec.to_dict()
+        for _ in range(1500):
+            w, h = int(rng.integers(40, 2000)), int(rng.integers(40, 2000))
+            kp = rng.uniform(-0.3, 1.3, (4, 2)) * (w, h) if rng.random() < 0.2 else \
+                _moved(np.asarray(spec.template) * rng.uniform(8, 900) + rng.normal(0, 3, (4, 2)), 1.0,
+                       rng.uniform(-180, 180), (rng.uniform(-100, w + 100), rng.uniform(-100, h + 100)))
+            kp32 = np.asarray(kp, np.float32)
+            try:
+                want = spec.crop_rect(None, (w, h), kp32)
+            except Exception:
+                want = None
+            m = demo_alignment(kp32, s)
+            got = None if m is None else demo_aligned_rect(m, w, h, s)
+            assert got == want, (spec, kp32.tolist(), w, h)
+            outside += got is None
+    assert 0 < outside < 3000 * 0.5, outside  # both branches exercised
+
+
+def test_demo_alignment_refuses_what_the_runtime_refuses():
+    from edge_sdk.errors import InputError
+    from edge_sdk.preprocess import CropSpec
+
+    spec = CropSpec(align="keypoints")
+    for kp in (None, np.zeros((3, 2)), [[1.0, 2.0], [np.nan, 3.0], [4.0, 5.0], [6.0, 7.0]], np.full((4, 2), 9.0)):
+        assert demo_alignment(kp, spec.to_dict()) is None
+        with pytest.raises(InputError):
+            spec.alignment(kp)
+    assert demo_alignment(np.ones((4, 2)), CropSpec().to_dict()) is None  # box crops have no alignment
 
 
 def test_demo_crop_rect_matches_runtime_on_random_boxes():
@@ -628,8 +871,21 @@ def _golden_cases() -> dict:
         ("upscale_normalize_in_model", CropSpec(size=24, margin=0.2, normalize_in_model=True), (10.0, 10.0, 16.0, 17.0)),
         ("downscale_whole_frame", CropSpec(size=16, margin=0.0), (0.0, 0.0, 96.0, 64.0)),
     ]
+    # Aligned crops: keypoints (right eye, left eye, nose tip, mouth, two ear points the crop ignores) exact in float32.
+    aligned = [
+        ("aligned_mean_face", CropSpec(size=16, align="keypoints"), (30.0, 12.0, 58.0, 44.0),
+         [[37.375, 22.125], [49.8125, 21.5], [43.25, 29.75], [43.5625, 36.875], [31.5, 25.0], [56.25, 24.5]]),
+        ("aligned_tilted_border_pad", CropSpec(size=24, pad_value=114, align="keypoints", mean=(0.5, 0.4, 0.3),
+                                               std=(0.2, 0.25, 0.3)), (0.0, 0.0, 22.0, 25.0),
+         [[4.625, 6.25], [15.0625, 9.375], [8.5, 13.125], [7.1875, 18.5]]),
+        ("aligned_own_template_upscale_in_model",
+         CropSpec(size=24, align="keypoints", normalize_in_model=True,
+                  template=((0.36, 0.42), (0.64, 0.41), (0.5, 0.6), (0.5, 0.74))), (70.0, 40.0, 80.0, 52.0),
+         [[72.25, 44.5], [77.75, 44.375], [75.0625, 47.25], [74.875, 49.625]]),
+    ]
     out = []
-    for name, spec, box in cases:
+    for name, spec, box, *kps in cases + aligned:
+        keypoints = kps[0] if kps else None
         m = {"schema_version": 1, "model": {"name": "golden", "variant": "golden", "checkpoint": None},
              "artifact": {"file": "golden.pte", "sha256": "0" * 64, "bytes": 0}, "target": "executorch",
              "precision": "fp32",
@@ -637,13 +893,17 @@ def _golden_cases() -> dict:
              "crop": spec.to_dict(), "output": {"name": "logit", "meaning": mf.OUTPUT_MEANING}, "threshold": 0.5,
              "versions": {"executorch": None}}
         mf.validate(m, f"golden {name}")
-        crop = spec.crop(frame, box)
-        out.append({"name": name, "manifest": m, "frame_width": frame_w, "frame_height": frame_h, "box": list(box),
-                    "rect": list(spec.crop_rect(box, (frame_w, frame_h))), "crop_uint8": crop.reshape(-1).tolist(),
-                    "tensor": [float(v) for v in spec.to_tensor(crop).reshape(-1)]})
+        crop = spec.crop(frame, box, keypoints)
+        case = {"name": name, "manifest": m, "frame_width": frame_w, "frame_height": frame_h, "box": list(box),
+                "rect": list(spec.crop_rect(box, (frame_w, frame_h), keypoints)), "crop_uint8": crop.reshape(-1).tolist(),
+                "tensor": [float(v) for v in spec.to_tensor(crop).reshape(-1)]}
+        if keypoints is not None:
+            case["keypoints"] = keypoints
+        out.append(case)
     return {"about": "Written by tests/test_demo_apps.py from edge_sdk.preprocess.CropSpec (OpenCV crops); read by "
                      "android_demo FaceCropperTest.kt and ios_demo FaceCropperTests.swift. Frame pixel (x, y) = "
-                     "((5x + 3y) & 255, (xy + 40) & 255, (11x + 7y + 50) & 255).",
+                     "((5x + 3y) & 255, (xy + 40) & 255, (11x + 7y + 50) & 255). Aligned cases (crop.align "
+                     "'keypoints') carry the face's keypoints, [[x, y], ...] in frame pixels; the crop uses the first 4.",
             "cases": out}
 
 
@@ -657,10 +917,15 @@ def test_golden_file_is_current():
     for case in want["cases"]:  # and the mirror agrees with them, as the apps' unit tests require
         spec = case["manifest"]["crop"]
         frame = synthetic_frame(case["frame_width"], case["frame_height"])
-        rect = demo_crop_rect(case["box"], case["frame_width"], case["frame_height"], spec)
+        keypoints = case.get("keypoints")
+        assert (keypoints is not None) == (spec.get("align") == "keypoints"), case["name"]
+        if keypoints is not None:
+            assert np.array_equal(np.float32(keypoints), keypoints), f"{case['name']}: keypoints must be exact float32"
+        rect, ours = demo_crop_face(frame, case["box"], keypoints, spec)
         assert list(rect) == case["rect"], case["name"]
-        ours = demo_crop(frame, rect, spec).reshape(-1).astype(int)
-        assert np.abs(ours - np.asarray(case["crop_uint8"])).max() <= 1, case["name"]
+        assert np.abs(ours.reshape(-1).astype(int) - np.asarray(case["crop_uint8"])).max() <= 1, case["name"]
+    aligned = [c for c in want["cases"] if "keypoints" in c]
+    assert len(aligned) >= 3 and any(114 in c["crop_uint8"] for c in aligned), "aligned golden cases (with padding)"
 
 
 # -- the Kotlin cropper itself, compiled and run on the JVM where kotlinc exists
@@ -689,13 +954,17 @@ fun main(args: Array<String>) {
     }
     for (line in lines.drop(1)) {
         val t = line.split(" ")
+        val align = if (t[17] == "-") null else t[17]
         val spec = CropSpec(t[1].toInt(), t[2].toDouble(), t[3] == "1", Resize.fromManifest(t[4], "job"), t[5].toInt(),
             "RGB", floatArrayOf(t[6].toDouble().toFloat(), t[7].toDouble().toFloat(), t[8].toDouble().toFloat()),
             floatArrayOf(t[9].toDouble().toFloat(), t[10].toDouble().toFloat(), t[11].toDouble().toFloat()),
-            t[12] == "1", "bilinear")
+            t[12] == "1", "bilinear", Align.fromManifest(align, "job"),
+            if (t[18] == "-") DoubleArray(0) else t[18].split(",").map { it.toDouble() }.toDoubleArray())
+        // Keypoints as the detector's FloatArray (x0, y0, x1, y1, ...), or none.
+        val keypoints = if (t[19] == "-") null else t[19].split(",").map { it.toDouble().toFloat() }.toFloatArray()
         val cropper = FaceCropper(spec)
         val box = FaceBox(t[13].toDouble().toFloat(), t[14].toDouble().toFloat(), t[15].toDouble().toFloat(), t[16].toDouble().toFloat())
-        val rect = cropper.cropRect(box, w, h)
+        val rect = cropper.cropRect(box, w, h, keypoints)
         val n = spec.size * spec.size * 3
         val buf = ByteBuffer.allocate(16 + n + 4 * n).order(ByteOrder.LITTLE_ENDIAN)
         if (rect == null) {
@@ -703,7 +972,10 @@ fun main(args: Array<String>) {
         } else {
             buf.putInt(rect.left).putInt(rect.top).putInt(rect.right).putInt(rect.bottom)
             val crop = ByteArray(n)
-            cropper.crop(argb, w, rect, crop)
+            val used = cropper.cropFace(argb, w, h, box, keypoints, crop) ?: throw IllegalStateException("cropFace: no crop")
+            if (listOf(used.left, used.top, used.right, used.bottom) != listOf(rect.left, rect.top, rect.right, rect.bottom)) {
+                throw IllegalStateException("cropFace's rectangle differs from cropRect's")
+            }
             buf.put(crop)
             val x = FloatArray(n)
             cropper.toTensor(crop, x)
@@ -745,17 +1017,20 @@ def kotlin_cropper(tmp_path_factory, pytestconfig):
         raw = work / "frame.rgb"
         raw.write_bytes(np.ascontiguousarray(frame).tobytes())
         lines = [f"{raw} {w} {h}"]
-        for k, (spec, box) in enumerate(jobs):
+        for k, (spec, box, keypoints) in enumerate(jobs):
             s = spec.to_dict()
+            template = ",".join(repr(float(v)) for pt in s.get("template", []) for v in pt) or "-"
+            kps = "-" if keypoints is None else ",".join(repr(float(v)) for v in np.float32(keypoints).reshape(-1))
             lines.append(" ".join(map(str, [work / f"out{k}.bin", s["size"], repr(s["margin"]), int(s["square"]),
                                             s["resize"], s["pad_value"], *map(repr, s["mean"]), *map(repr, s["std"]),
-                                            int(s["normalize_in_model"]), *map(repr, map(float, box))])))
+                                            int(s["normalize_in_model"]), *map(repr, map(float, box)),
+                                            s.get("align", "-"), template, kps])))
         (work / "job.txt").write_text("\n".join(lines) + "\n")
         r = subprocess.run([java, "-cp", str(jar), "dev.edgesdk.demo.HarnessKt", str(work / "job.txt")],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         results = []
-        for k, (spec, _) in enumerate(jobs):
+        for k, (spec, *_) in enumerate(jobs):
             data = (work / f"out{k}.bin").read_bytes()
             rect = struct.unpack("<4i", data[:16])
             n = spec.size * spec.size * 3
@@ -773,14 +1048,65 @@ def test_kotlin_cropper_matches_runtime(kotlin_cropper, exported_manifest):
     except pytest.skip.Exception:  # ../shared absent: the synthetic frame still exercises every branch
         frames = []
     for frame_name, frame in frames + [("synthetic", synthetic_frame(96, 64))]:
-        jobs = [(spec, box) for _, spec in _specs(exported_manifest) for _, box in _boxes_for(frame)]
-        for (spec, box), got in zip(jobs, kotlin_cropper(frame, jobs)):
-            label = f"{frame_name} {spec} {box}"
-            r = _check_crop(frame, box, spec, label)
+        jobs = [(spec, box, None) for _, spec in _specs(exported_manifest) for _, box in _boxes_for(frame)]
+        box = _face_box(frame)[0]
+        jobs += [(spec, box, kp) for _, spec in _aligned_specs() for _, kp in _keypoints_for(frame)]
+        for (spec, box, kp), got in zip(jobs, kotlin_cropper(frame, jobs)):
+            label = f"{frame_name} {spec} {box} {kp}"
+            r = _check_crop(frame, box, spec, label) if kp is None else _check_aligned_crop(frame, kp, spec, label)
             assert got["rect"] == r["rect"], label
             # The Kotlin code and its numpy mirror do the same float32 arithmetic: same pixels.
             np.testing.assert_array_equal(got["crop"], r["crop"], err_msg=label)
             np.testing.assert_array_equal(got["tensor"], demo_to_tensor(got["crop"], spec.to_dict())[0], err_msg=label)
+
+
+def _jvm_test_classpath() -> list[str] | None:
+    """JUnit 4, Hamcrest and an org.json (Debian: junit4 or ~/.m2, libandroid-json-java): the apps' unit-test
+    classpath without Gradle; EDGE_SDK_JUNIT_CP (os.pathsep-separated jars) overrides. None if a part is missing."""
+    if os.environ.get("EDGE_SDK_JUNIT_CP"):
+        return os.environ["EDGE_SDK_JUNIT_CP"].split(os.pathsep)
+    m2 = Path.home() / ".m2" / "repository"
+    wanted = [[m2.glob("junit/junit/4.*/junit-4.*.jar"), Path("/usr/share/java").glob("junit4.jar")],
+              [m2.glob("org/hamcrest/hamcrest-core/*/hamcrest-core-*.jar"), Path("/usr/share/java").glob("hamcrest-core.jar")],
+              [m2.glob("org/json/json/*/json-*.jar"), Path("/usr/share/java").glob("com.android.json.jar")]]
+    found = []
+    for globs in wanted:
+        jars = sorted(j for g in globs for j in g if j.is_file() and not j.name.endswith(("-sources.jar", "-javadoc.jar")))
+        if not jars:
+            return None
+        found.append(str(jars[-1]))
+    return found
+
+
+def test_kotlin_unit_tests_pass_on_the_jvm(tmp_path, pytestconfig):
+    """android_demo's own FaceCropperTest.kt (golden crops, box and aligned; manifest checks), compiled with kotlinc
+    against the app's FaceCropper/ArtifactManifest/FaceTracker/DemoSettings and run with JUnit 4: what
+    `./gradlew :app:testDebugUnitTest` runs, without Gradle or the Android SDK."""
+    import hashlib
+
+    kotlinc, java = shutil.which("kotlinc"), shutil.which("java")
+    cp = _jvm_test_classpath()
+    if not (kotlinc and java and cp):
+        pytest.skip("kotlinc/java or JUnit 4 + Hamcrest + org.json jars not found (Debian: apt-get install kotlin junit4 "
+                    "libandroid-json-java, or EDGE_SDK_JUNIT_CP): the Kotlin unit tests are not run here")
+    test_dir = ANDROID / "app" / "src" / "test"
+    sources = [KOTLIN_MAIN / f"{n}.kt" for n in ("ArtifactManifest", "FaceCropper", "FaceTracker", "DemoSettings")]
+    sources.append(test_dir / "java" / "dev" / "edgesdk" / "demo" / "FaceCropperTest.kt")
+    key = hashlib.sha256(("".join(f.read_text() for f in sources) + os.path.realpath(kotlinc) + ":".join(cp))
+                         .encode()).hexdigest()[:16]
+    cache = getattr(pytestconfig, "cache", None)
+    jar = (cache.mkdir("edge_sdk_demo_kotlin") if cache is not None else tmp_path) / f"unit-tests-{key}.jar"
+    if not jar.is_file():
+        partial = tmp_path / "unit-tests.jar"
+        done = subprocess.run([kotlinc, "-cp", os.pathsep.join(cp), *map(str, sources), "-include-runtime", "-d",
+                               str(partial)], capture_output=True, text=True, timeout=300)
+        errors = [ln for ln in done.stderr.splitlines() if "error:" in ln]
+        assert done.returncode == 0 and not errors, "FaceCropperTest.kt does not compile:\n" + "\n".join(errors or [done.stderr])
+        shutil.copyfile(partial, jar)
+    run = subprocess.run([java, "-cp", os.pathsep.join([str(jar), str(test_dir / "resources"), *cp]),
+                          "org.junit.runner.JUnitCore", "dev.edgesdk.demo.FaceCropperTest"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "OK (" in run.stdout, run.stdout[-4000:] + run.stderr[-2000:]
 
 
 # ------------------------------------------------------------------------------------------------

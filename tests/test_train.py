@@ -575,7 +575,55 @@ def test_dfd_fcg_recipe_trains_10_frame_clips_with_focal_loss_and_a_length_misma
     cfg = TrainConfig.from_recipe("dfd_fcg")
     assert (cfg.model, cfg.loss, cfg.focal_gamma, cfg.frames, cfg.model_kwargs) == (
         "clip_fcg_vit_l14", "focal", 4.0, 10, {"num_frames": 10})
+    assert (cfg.guidance_weight, cfg.guidance_temperature) == (1.5, 30.0)  # FFGSynoVideoLearner's ffg_weight, temper
     from edge_sdk.errors import InputError
 
     with pytest.raises(InputError, match="--frames 10, but clip_fcg_vit_b32 is built for clips of 8 frames"):
         Trainer(TrainConfig(model="clip_fcg_vit_b32", frames=10, index=str(tmp_path), out=str(tmp_path / "o")))
+
+
+def test_contrastive_term_pulls_reals_together_and_pushes_fakes_past_the_margin():
+    from edge_sdk.distill.train import contrastive_loss
+
+    y = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0])
+    e = torch.eye(4)
+    done = torch.stack([e[0], e[0], e[0], e[1], -e[0]])  # reals at one point, fakes at distance sqrt(2) and 2
+    assert float(contrastive_loss(done, y, margin=0.5)) == 0.0
+    assert float(contrastive_loss(done, y, margin=1.5)) == pytest.approx((1.5 - 2 ** 0.5) ** 2 / 2, rel=1e-5)
+    torch.manual_seed(0)
+    f = torch.randn(5, 4, requires_grad=True)
+    opt = torch.optim.SGD([f], lr=0.2)
+    start = float(contrastive_loss(f, y, 0.8).detach())
+    for _ in range(200):
+        opt.zero_grad()
+        contrastive_loss(f, y, 0.8).backward()
+        opt.step()
+    n = torch.nn.functional.normalize(f.detach(), dim=1)
+    centre = n[:3].mean(0)
+    assert float((n[:3] - centre).norm(dim=1).max()) < 0.05  # reals compact
+    assert float((n[3:] - centre).norm(dim=1).min()) > 0.75  # fakes out at the margin
+    assert float(contrastive_loss(f, y, 0.8).detach()) < 0.01 * start
+    only_fakes = contrastive_loss(f, torch.ones(5), 0.8)  # no real centre: nothing to contrast
+    assert float(only_fakes) == 0.0 and only_fakes.requires_grad
+
+
+def test_m2tr_recipe_adds_the_contrastive_term_on_its_pre_logits(index, tmp_path):
+    from edge_sdk.distill.train import contrastive_loss
+
+    tiny = dict(backbone="test_efficientnet", img_size=64, depth=1)
+    cfg = TrainConfig.from_recipe("m2tr_b4", model="m2tr_b0", model_kwargs=tiny, index=str(index),
+                                  out=str(tmp_path / "m"), img_size=64, batch_size=4, pseudo_fakes="sbi", augment=0.0)
+    assert (cfg.contrastive_weight, cfg.contrastive_margin) == (1.0, 0.5)
+    trainer = Trainer(cfg)
+    trainer.model.eval()  # no dropout: the two forwards see the same features
+    ds = trainer.dataset("val", False)  # paired: each crop and its self-blend
+    batch = [ds[i] for i in range(4)]
+    x, y, idx = torch.stack([b[0] for b in batch]), torch.stack([b[1] for b in batch]), [b[2] for b in batch]
+    assert set(y.tolist()) == {0.0, 1.0}
+    with torch.no_grad():
+        with_term, _ = trainer.loss_fn(trainer.model, x, y, idx, ds, None)
+        feats = trainer.student_features.value
+        trainer.cfg.contrastive_weight = 0.0
+        plain, _ = trainer.loss_fn(trainer.model, x, y, idx, ds, None)
+    term = float(contrastive_loss(feats, y, 0.5))
+    assert term > 0 and float(with_term) == pytest.approx(float(plain) + term, rel=1e-5)

@@ -8,7 +8,12 @@ layer's attention queries, keys and values (captured by forward hooks, so CLIP r
   are averaged and layers summed;
 * temporal path: per layer and patch, the T x T frame affinity of queries and keys, a 5x5
   conv, an MLP and a depthwise conv over the patch grid;
-* three heads (spatial, temporal, both) whose probabilities are averaged into one logit.
+* three heads (spatial, temporal, both) whose probabilities are averaged into one logit;
+* facial-component guidance (DFD-FCG's FFG loss): each layer's part features are the CLIP keys of real faces
+  pooled over each part (:func:`part_masks`, located from the face detector's keypoints), set once before training
+  (:meth:`ClipFCG.set_face_features`, which also starts the queries there, as DFD-FCG does); the loss is the
+  cross-entropy of ``temperature x cos(query_i, part_j)`` over parts with target ``i`` (temperature 30, weight
+  1.5 in its configs).
 
 Input ``(B, T, 3, H, W)`` with T fixed by ``num_frames``. No weights are published for the
 side network; ``pretrained=True`` loads the CLIP encoder's weights through timm.
@@ -33,6 +38,37 @@ from ._registry import register_card
 __all__ = ["ClipFCG", "clip_fcg_vit_b32", "clip_fcg_vit_b16", "clip_fcg_vit_l14"]
 
 FACIAL_COMPONENTS = ("lips", "skin", "eyes", "nose")
+
+# Where each part lies, from BlazeFace's keypoints (right eye, left eye, nose tip, mouth centre; edge_sdk.faces):
+# a Gaussian around the part's points with a width in units of the distance between the eyes. Skin is a wide
+# Gaussian around the four points' centre, less the other three parts.
+PART_SIGMA = {"lips": 0.3, "eyes": 0.2, "nose": 0.25, "skin": 0.8}
+PART_POINTS = {"lips": (3,), "eyes": (0, 1), "nose": (2,)}
+
+
+def part_masks(keypoints: torch.Tensor, grid: tuple[int, int], img_size: tuple[int, int],
+               parts: tuple[str, ...] = FACIAL_COMPONENTS) -> torch.Tensor:
+    """Soft masks of facial parts on a patch grid: keypoints (N, >=4, 2) in input pixels (x, y) -> (N, len(parts),
+    gh * gw) weights, each mask summing to 1. A width never falls below half a patch, so a coarse grid (B/32: 7 x 7)
+    still gives every part its nearest patches."""
+    kp = torch.as_tensor(keypoints, dtype=torch.float32)
+    if kp.ndim != 3 or kp.shape[1] < 4 or kp.shape[2] != 2:
+        raise InputError(f"part masks take keypoints shaped (N, >=4, 2) (eyes, nose tip, mouth), got {tuple(kp.shape)}")
+    (gh, gw), (H, W) = grid, img_size
+    ys, xs = torch.meshgrid((torch.arange(gh) + 0.5) * H / gh, (torch.arange(gw) + 0.5) * W / gw, indexing="ij")
+    centres = torch.stack([xs, ys], -1).reshape(1, 1, -1, 2)  # (1, 1, P, 2)
+    d_eyes = (kp[:, 0] - kp[:, 1]).norm(dim=-1).clamp_min(1.0)  # (N,)
+    floor = 0.5 * max(H / gh, W / gw)
+
+    def bump(points: torch.Tensor, sigma: float) -> torch.Tensor:  # points (N, k, 2) -> (N, P), peak 1
+        s = (sigma * d_eyes).clamp_min(floor)[:, None, None]
+        return torch.exp(-((centres - points[:, :, None]) ** 2).sum(-1) / (2 * s ** 2)).amax(1)
+
+    found = {p: bump(kp[:, list(i)], PART_SIGMA[p]) for p, i in PART_POINTS.items()}
+    found["skin"] = bump(kp[:, :4].mean(1, keepdim=True), PART_SIGMA["skin"]) * (
+        1 - torch.stack(list(found.values())).amax(0))
+    masks = torch.stack([found[p] for p in parts], 1)
+    return masks / masks.sum(-1, keepdim=True).clamp_min(1e-12)
 
 
 class SideLayer(nn.Module):
@@ -100,21 +136,61 @@ class ClipFCG(nn.Module):
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
+    @torch.no_grad()
+    def _patch_qkv(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """Each CLIP layer's q, k, v of the patch tokens (prefix tokens dropped): (N, P, 3 * D) per layer."""
+        captured: list[torch.Tensor] = []
+        hooks = [b.attn.qkv.register_forward_hook(lambda _m, _i, out: captured.append(out)) for b in self.clip.blocks]
+        try:
+            self.clip.forward_features(frames)
+        finally:
+            for h in hooks:
+                h.remove()
+        return [qkv[:, self.prefix:] for qkv in captured]
+
+    @torch.no_grad()
+    def part_features(self, frames: torch.Tensor, keypoints: torch.Tensor) -> torch.Tensor:
+        """Face frames (N, 3, H, W) and their keypoints (N, >=4, 2) in input pixels -> each layer's CLIP keys
+        pooled over each facial part and averaged over the frames: (layers, parts, D)."""
+        masks = part_masks(keypoints, tuple(self.clip.patch_embed.grid_size), tuple(frames.shape[-2:]))
+        masks = masks[:, :self.side[0].queries.shape[0]].to(frames.device, frames.dtype)
+        out = []
+        for qkv in self._patch_qkv(frames):
+            D = qkv.shape[-1] // 3
+            out.append((masks @ qkv[..., D:2 * D]).mean(0))  # (Q, D)
+        return torch.stack(out)
+
+    def set_face_features(self, features: torch.Tensor, init_queries: bool = True) -> None:
+        """Fix the guidance targets (layers, parts, D) (from :meth:`part_features` of real faces); with
+        ``init_queries``, each layer's queries start at them, as DFD-FCG starts its synoptic embeddings. Not saved
+        with the weights: training sets them again on resume."""
+        want = (len(self.side), *self.side[0].queries.shape)
+        if tuple(features.shape) != want:
+            raise InputError(f"face features shaped {tuple(features.shape)}; this model needs {want} (layers, parts, D)")
+        self.register_buffer("face_features", features.detach().clone(), persistent=False)
+        if init_queries:
+            with torch.no_grad():
+                for side, f in zip(self.side, features):
+                    side.queries.copy_(f)
+
+    def guidance_loss(self, temperature: float = 30.0) -> torch.Tensor:
+        """DFD-FCG's facial-component guidance: mean over layers of the cross-entropy of temperature x cos(query i,
+        part j) over parts j, with target i (each query closest to its own part of real faces)."""
+        f = getattr(self, "face_features", None)
+        if f is None:
+            raise InputError("guidance loss: no face features set (set_face_features, from real faces' keypoints)")
+        q = F.normalize(torch.stack([side.queries for side in self.side]), dim=-1)  # (L, Q, D)
+        logits = temperature * q @ F.normalize(f.to(q), dim=-1).transpose(1, 2)  # (L, Q, Q)
+        target = torch.arange(q.shape[1], device=q.device).repeat(q.shape[0])
+        return F.cross_entropy(logits.flatten(0, 1), target)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5 or x.shape[1] != self.num_frames or x.shape[2] != 3:
             raise InputError(f"ClipFCG expects clips shaped (B, {self.num_frames}, 3, H, W), got {tuple(x.shape)}")
         B, T = x.shape[:2]
-        captured: list[torch.Tensor] = []
-        hooks = [b.attn.qkv.register_forward_hook(lambda _m, _i, out: captured.append(out)) for b in self.clip.blocks]
-        try:
-            with torch.no_grad():
-                self.clip.forward_features(x.flatten(0, 1))
-        finally:
-            for h in hooks:
-                h.remove()
         spatial, temporal = 0.0, 0.0
-        for side, qkv in zip(self.side, captured):
-            s, t = side(qkv[:, self.prefix:], B, T)
+        for side, qkv in zip(self.side, self._patch_qkv(x.flatten(0, 1))):
+            s, t = side(qkv, B, T)
             spatial, temporal = spatial + s, temporal + t
         spatial = self.spatial_proj(spatial).flatten(1)  # (B, Q * side_dim)
         return torch.cat([spatial, temporal], dim=-1)
@@ -181,5 +257,5 @@ for _name, _clip in (("clip_fcg_vit_b32", "ViT-B/32"), ("clip_fcg_vit_b16", "ViT
         licence=Licence(code="this SDK's own implementation (MIT), after DFD-FCG (aiiu-lab/DFD-FCG, research-only "
                              "licence; no weights released)",
                         weights={"openai": "CLIP encoder weights: OpenAI CLIP (MIT); the side network has none published"}),
-        crop={"margin": 0.2, "resize": "pad", "pad_value": 0},
+        crop={"align": "keypoints", "pad_value": 0},  # DFD-FCG's landmark-aligned crops (edge_sdk.preprocess)
         export_limits={}, reference="DFD-FCG (CVPR 2025); side network only, see the README's zoo section"))

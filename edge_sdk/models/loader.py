@@ -85,7 +85,9 @@ def _build(name: str, kwargs: dict, pretrained: bool = False) -> nn.Module:
     return create_model(name, pretrained=pretrained, **kwargs)
 
 
-def _crop(model: nn.Module, card: Card, size: int | None) -> CropSpec:
+def _crop(model: nn.Module, card: Card, size: int | None, align: dict | None = None) -> CropSpec:
+    """The card's crop at the model's size; ``align`` (a checkpoint's record of its index's crops) overrides how
+    the face is framed: a model trained on landmark-aligned crops is fed them, one trained on box crops box crops."""
     cfg = getattr(model, "pretrained_cfg", None) or {}
     base = CropSpec.for_model({"input_size": cfg.get("input_size", (3, card.size, card.size)),
                                "mean": cfg.get("mean", CropSpec.mean), "std": cfg.get("std", CropSpec.std)},
@@ -93,13 +95,17 @@ def _crop(model: nn.Module, card: Card, size: int | None) -> CropSpec:
     native = getattr(model, "img_size", None)
     if isinstance(native, (tuple, list)):
         native = native[-1]
-    return replace(base, size=int(size or native or base.size))
+    base = replace(base, size=int(size or native or base.size))
+    if align:
+        base = CropSpec.from_dict({**base.to_dict(), "align": align.get("align", "box"),
+                                   "template": align.get("template") or ()})
+    return base
 
 
-def _finish(model: nn.Module, name: str, size: int | None, **rest) -> Loaded:
+def _finish(model: nn.Module, name: str, size: int | None, align: dict | None = None, **rest) -> Loaded:
     card = card_for(name, model)
     model.eval()
-    return Loaded(model=model, name=name, card=card, crop=_crop(model, card, size), **rest)
+    return Loaded(model=model, name=name, card=card, crop=_crop(model, card, size, align), **rest)
 
 
 def load(source, *, weights: str | os.PathLike | None = None, model: str | None = None,
@@ -178,7 +184,8 @@ def _from_file(path: Path, name: str | None, kwargs: dict) -> Loaded:
     size = data.get("img_size")
     meta = {k: data[k] for k in ("epoch", "metrics") if k in data}
     thr = data.get("threshold")
-    return _finish(net, name, int(size) if size else None, kwargs=kw, checkpoint=str(path), sha256=sha256(path),
+    align = data.get("crop_align") if isinstance(data.get("crop_align"), dict) else None
+    return _finish(net, name, int(size) if size else None, align, kwargs=kw, checkpoint=str(path), sha256=sha256(path),
                    threshold=float(thr) if thr is not None else None, meta=meta)
 
 

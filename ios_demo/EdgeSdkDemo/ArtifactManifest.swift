@@ -52,6 +52,19 @@ struct ArtifactManifest: Decodable {
         guard crop.resize == "pad" || crop.resize == "stretch" else { throw fail("crop.resize \(crop.resize)") }
         guard crop.mean.count == crop.std.count, crop.std.allSatisfy({ $0 > 0 }) else { throw fail("crop.mean/std are inconsistent") }
         guard (0...Int(UInt8.max)).contains(crop.padValue) else { throw fail("crop.pad_value \(crop.padValue) is not an 8-bit level") }
+        guard crop.align == nil || crop.align == "box" || crop.alignsKeypoints else {
+            throw fail("crop.align '\(crop.align ?? "")' is neither 'box' nor 'keypoints'")
+        }
+        if crop.alignsKeypoints {
+            guard let t = crop.template else { throw fail("crop.template is missing: an aligned crop needs its template") }
+            guard t.count == ManifestCrop.alignPoints, t.allSatisfy({ $0.count == 2 }) else {
+                throw fail("crop.template must be \(ManifestCrop.alignPoints) (x, y) points (eyes, nose tip, mouth)")
+            }
+            guard t.allSatisfy({ $0.allSatisfy { $0.isFinite } }) else { throw fail("crop.template has a value that is not finite") }
+            guard !t.allSatisfy({ $0 == t[0] }) else { throw fail("crop.template points coincide: no transform onto them exists") }
+        } else if crop.template != nil {
+            throw fail("crop.template is for crop.align 'keypoints'; this is a box crop")
+        }
         guard input.layout == "NCHW" else { throw fail("input.layout \(input.layout): single-frame NCHW models only") }
         guard input.dtype == "float32" else { throw fail("input.dtype \(input.dtype): this app feeds float32") }
         let dims = input.dims
@@ -106,7 +119,8 @@ enum ManifestDim: Decodable {
 }
 
 /// edge_sdk/preprocess.py CropSpec. `padValue` and `interpolation` are optional in the schema but
-/// always written by the exporter; the app requires them rather than guess a default.
+/// always written by the exporter; the app requires them rather than guess a default. `align` and
+/// `template` are written only for landmark-aligned crops (align "keypoints"): absent, a box crop.
 struct ManifestCrop: Decodable {
     let size: Int
     let margin: Double
@@ -118,6 +132,15 @@ struct ManifestCrop: Decodable {
     let std: [Double]
     let normalizeInModel: Bool
     let interpolation: String
+    /// "box" (the detector's box, steps 1-4) or "keypoints" (a similarity onto `template`, steps a-d).
+    let align: String?
+    /// Aligned crops: four (x, y) points (right eye, left eye, nose tip, mouth) in units of the crop side.
+    let template: [[Double]]?
+
+    /// Keypoints an aligned crop uses: BlazeFace's first four.
+    static let alignPoints = 4
+
+    var alignsKeypoints: Bool { align == "keypoints" }
 }
 
 struct ManifestOutput: Decodable {

@@ -116,9 +116,9 @@ final class CameraModel: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate,
     func captureOutput(_ output: AVCaptureOutput, didOutput sampleBuffer: CMSampleBuffer, from connection: AVCaptureConnection) {
         guard let c = classifier, let pixelBuffer = CMSampleBufferGetImageBuffer(sampleBuffer) else { return }
         let arrived = CACurrentMediaTime()
-        let boxes: [FaceBox]
+        let detected: [DetectedFace]
         do {
-            boxes = try FaceDetection.faces(in: pixelBuffer)
+            detected = try FaceDetection.faces(in: pixelBuffer, keypoints: c.cropper.alignsKeypoints)
         } catch {
             return
         }
@@ -130,9 +130,10 @@ final class CameraModel: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate,
                                bytesPerRow: CVPixelBufferGetBytesPerRow(pixelBuffer), rgbOffsets: PixelFrame.bgra)
         var kept: [FaceBox] = []
         var probabilities: [Double] = []
-        for box in boxes {
-            guard let rect = c.cropper.cropRect(box, frameWidth: frame.width, frameHeight: frame.height) else { continue }
-            c.cropper.crop(frame, rect: rect, into: &crop)
+        for face in detected {
+            let box = face.box
+            // Box or landmark-aligned crop, as the manifest's crop.align says.
+            guard c.cropper.cropFace(frame, box: box, keypoints: face.keypoints, into: &crop) != nil else { continue }
             c.cropper.toTensor(crop, into: &tensor)
             let t0 = CACurrentMediaTime()
             guard let logit = try? c.logit(tensor) else { continue }

@@ -2,6 +2,7 @@ import XCTest
 
 /// The crop arithmetic against the Python runtime: crop_golden.json (shared with android_demo) is
 /// written by tests/test_demo_apps.py from edge_sdk's CropSpec, which fails when it goes stale.
+/// Box crops and landmark-aligned crops (cases with `keypoints`, crop.align "keypoints").
 final class FaceCropperTests: XCTestCase {
     private struct Golden: Decodable {
         struct Case: Decodable {
@@ -12,6 +13,8 @@ final class FaceCropperTests: XCTestCase {
             let rect: [Int]
             let cropUint8: [Int]
             let tensor: [Double]
+            /// Aligned cases: the face's keypoints, [[x, y], ...] in frame pixels.
+            let keypoints: [[Double]]?
         }
         let cases: [Case]
     }
@@ -47,16 +50,20 @@ final class FaceCropperTests: XCTestCase {
             try JSONSerialization.data(withJSONObject: raw[k]["manifest"]!).write(to: manifestURL)
             let cropper = FaceCropper(spec: try ArtifactManifest.load(from: manifestURL).crop)
             let box = FaceBox(x0: Float(c.box[0]), y0: Float(c.box[1]), x1: Float(c.box[2]), y1: Float(c.box[3]))
-            let rect = try XCTUnwrap(cropper.cropRect(box, frameWidth: c.frameWidth, frameHeight: c.frameHeight), c.name)
+            let keypoints = c.keypoints.map { $0.flatMap { $0.map { Float($0) } } }
+            XCTAssertEqual(keypoints != nil, cropper.alignsKeypoints, c.name)
+            let rect = try XCTUnwrap(cropper.cropRect(box, frameWidth: c.frameWidth, frameHeight: c.frameHeight,
+                                                      keypoints: keypoints), c.name)
             XCTAssertEqual([rect.left, rect.top, rect.right, rect.bottom], c.rect, c.name)
 
             var out = [UInt8](repeating: 0, count: cropper.size * cropper.size * FaceCropper.rgb)
             let pixels = frame(width: c.frameWidth, height: c.frameHeight)
-            pixels.withUnsafeBufferPointer { p in
+            let used = pixels.withUnsafeBufferPointer { p -> CropRect? in
                 let f = PixelFrame(base: p.baseAddress!, width: c.frameWidth, height: c.frameHeight,
                                    bytesPerRow: c.frameWidth * 4, rgbOffsets: PixelFrame.rgba)
-                cropper.crop(f, rect: rect, into: &out)
+                return cropper.cropFace(f, box: box, keypoints: keypoints, into: &out)
             }
+            XCTAssertEqual(used, rect, c.name)
             let worst = zip(out, c.cropUint8).map { abs(Int($0) - $1) }.max() ?? 0
             XCTAssertLessThanOrEqual(worst, 1, "\(c.name): crop differs from OpenCV's by \(worst) levels")
 
@@ -64,6 +71,24 @@ final class FaceCropperTests: XCTestCase {
             cropper.toTensor(c.cropUint8.map { UInt8($0) }, into: &x)
             for (i, v) in c.tensor.enumerated() { XCTAssertEqual(x[i], Float(v), "\(c.name) tensor[\(i)]") }
         }
+    }
+
+    func testManifestAlignIsChecked() throws {
+        let (_, raw) = try golden()
+        func load(_ change: (inout [String: Any]) -> Void) throws -> ArtifactManifest {
+            var m = try XCTUnwrap(raw[0]["manifest"] as? [String: Any])
+            var crop = try XCTUnwrap(m["crop"] as? [String: Any])
+            change(&crop)
+            m["crop"] = crop
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-check.manifest.json")
+            try JSONSerialization.data(withJSONObject: m).write(to: url)
+            return try ArtifactManifest.load(from: url)
+        }
+        XCTAssertFalse(try load { _ in }.crop.alignsKeypoints)
+        XCTAssertThrowsError(try load { $0["align"] = "landmarks" }) { XCTAssertTrue("\($0.localizedDescription)".contains("crop.align")) }
+        XCTAssertThrowsError(try load { $0["align"] = "keypoints" }) { XCTAssertTrue("\($0.localizedDescription)".contains("crop.template")) }
+        XCTAssertThrowsError(try load { $0["align"] = "keypoints"; $0["template"] = [[0.3, 0.3], [0.7, 0.3], [0.5, 0.7]] })
+        XCTAssertThrowsError(try load { $0["template"] = [[0.3, 0.3], [0.7, 0.3], [0.5, 0.6], [0.5, 0.7]] })
     }
 
     func testPercentilesAreNumpyLinear() {

@@ -8,7 +8,7 @@ import org.json.JSONObject
  * `manifest.json`, written by `edge-sdk export` beside every artifact (schema:
  * edge_sdk/schemas/manifest.schema.json). Everything the app needs to feed the model comes from
  * here: input name/shape, the crop spec (size, margin, square, pad/stretch, pad value, mean/std,
- * normalize_in_model) and the decision threshold. The app has no preprocessing numbers of its own.
+ * normalize_in_model; for landmark-aligned crops, align and template) and the decision threshold. The app has no preprocessing numbers of its own.
  *
  * Pure Kotlin (org.json only), so the JVM unit tests can parse real manifests.
  */
@@ -66,7 +66,10 @@ class ArtifactManifest(
                 mean = field.numbers("crop.mean"),
                 std = field.numbers("crop.std"),
                 normalizeInModel = field.boolean("crop.normalize_in_model"),
-                interpolation = field.string("crop.interpolation")
+                interpolation = field.string("crop.interpolation"),
+                // Written only for aligned crops; a manifest without it is a box crop.
+                align = Align.fromManifest(field.optionalString("crop.align"), source),
+                template = field.optionalPoints("crop.template") ?: DoubleArray(0)
             )
             val manifest = ArtifactManifest(
                 schemaVersion = schemaVersion,
@@ -99,6 +102,18 @@ class ArtifactManifest(
         if (crop.interpolation != "bilinear") fail("crop.interpolation ${crop.interpolation}: only bilinear is implemented")
         if (crop.mean.size != crop.std.size || crop.std.any { it <= 0f }) fail("crop.mean/std are inconsistent")
         if (crop.padValue < 0 || crop.padValue > 0xFF) fail("crop.pad_value ${crop.padValue} is not an 8-bit level")
+        if (crop.align == Align.KEYPOINTS) {
+            val t = crop.template
+            if (t.size != Align.POINTS * 2) {
+                fail("crop.template has ${t.size / 2} points; an aligned crop needs ${Align.POINTS} (eyes, nose tip, mouth)")
+            }
+            if (t.any { !it.isFinite() }) fail("crop.template has a value that is not a finite number")
+            if ((0 until Align.POINTS).all { t[2 * it] == t[0] && t[2 * it + 1] == t[1] }) {
+                fail("crop.template points coincide: no transform onto them exists")
+            }
+        } else if (crop.template.isNotEmpty()) {
+            fail("crop.template is for crop.align 'keypoints'; this is a box crop")
+        }
         if (inputLayout != "NCHW") {
             fail("input.layout $inputLayout: this app runs single-frame NCHW models, not clip models (NTCHW)")
         }
@@ -155,6 +170,18 @@ internal class ManifestFields(private val root: JSONObject, private val source: 
     fun numbers(path: String): FloatArray {
         val a = require(path) as? JSONArray ?: fail(path, "is not an array")
         return FloatArray(a.length()) { i -> (a.get(i) as? Number)?.toFloat() ?: fail(path, "[$i] is not a number") }
+    }
+
+    /** (x, y) points, [[x, y], ...], flattened to x0, y0, x1, y1, ...; null when the field is absent. */
+    fun optionalPoints(path: String): DoubleArray? {
+        val rows = (find(path) ?: return null) as? JSONArray ?: fail(path, "is not an array of (x, y) points")
+        val out = DoubleArray(rows.length() * 2)
+        for (i in 0 until rows.length()) {
+            val pt = rows.get(i) as? JSONArray ?: fail(path, "[$i] is not an (x, y) pair")
+            if (pt.length() != 2) fail(path, "[$i] has ${pt.length()} values, not 2 (x, y)")
+            for (k in 0 until 2) out[2 * i + k] = (pt.get(k) as? Number)?.toDouble() ?: fail(path, "[$i][$k] is not a number")
+        }
+        return out
     }
 
     /** Tensor dimensions: integers, or a name for a dynamic dimension, which this app runs as 1. */

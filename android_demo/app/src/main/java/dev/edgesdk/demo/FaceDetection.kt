@@ -13,8 +13,12 @@ import java.io.Closeable
 import kotlin.math.max
 import kotlin.math.min
 
-/** One detected face: its box in frame pixels and BlazeFace's score. */
-class DetectedFace(val box: FaceBox, val score: Float)
+/**
+ * One detected face: its box in frame pixels, BlazeFace's score and its keypoints in frame pixels,
+ * flattened (x0, y0, x1, y1, ...): right eye, left eye, nose tip, mouth, right and left ear
+ * tragion, the order edge_sdk/faces.py gives them; aligned crops use the first four.
+ */
+class DetectedFace(val box: FaceBox, val score: Float, val keypoints: FloatArray)
 
 /**
  * MediaPipe Tasks FaceDetector in LIVE_STREAM mode with the BlazeFace short-range model, set up
@@ -57,8 +61,8 @@ class FaceDetection(
 
     companion object {
         /**
-         * Boxes in frame pixels, clipped to the frame and sorted largest first, as
-         * edge_sdk/faces.py returns them (its detection scale is 1 for frames up to 640 px).
+         * Boxes in frame pixels, clipped to the frame and sorted largest first, with their
+         * keypoints, as edge_sdk/faces.py returns them (its detection scale is 1 for frames up to 640 px).
          */
         fun faces(result: FaceDetectorResult, frameWidth: Int, frameHeight: Int): List<DetectedFace> =
             result.detections().map { d ->
@@ -67,7 +71,12 @@ class FaceDetection(
                     max(0f, b.left), max(0f, b.top),
                     min(frameWidth.toFloat(), b.right), min(frameHeight.toFloat(), b.bottom)
                 )
-                DetectedFace(box, d.categories().firstOrNull()?.score() ?: 0f)
+                // Not clipped (a keypoint may lie outside the frame), as edge_sdk/faces.py keeps them.
+                val points = d.keypoints().orElse(emptyList())
+                val keypoints = FloatArray(points.size * 2) { i ->
+                    if (i % 2 == 0) points[i / 2].x() * frameWidth else points[i / 2].y() * frameHeight
+                }
+                DetectedFace(box, d.categories().firstOrNull()?.score() ?: 0f, keypoints)
             }.sortedByDescending { it.box.area }
     }
 }

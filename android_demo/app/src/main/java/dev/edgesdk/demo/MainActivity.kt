@@ -164,8 +164,8 @@ class MainActivity : ComponentActivity() {
         val kept = ArrayList<FaceBox>()
         val probabilities = ArrayList<Double>()
         for (face in faces) {
-            val rect = c.cropper.cropRect(face.box, w, h) ?: continue
-            c.cropper.crop(pixels, w, rect, cropBuffer)
+            // Box or landmark-aligned crop, as the manifest's crop.align says.
+            c.cropper.cropFace(pixels, w, h, face.box, face.keypoints, cropBuffer) ?: continue
             c.cropper.toTensor(cropBuffer, inputBuffer)
             val t0 = System.nanoTime()
             val logit = c.logit(inputBuffer)
