@@ -30,8 +30,7 @@ def measure(videos: list[str], frames: int = 8, model: str = "ms_eff_gcvit_b0", 
 
     loaded = load(model, seed=0)
     spec = loaded.crop
-    stored_spec = CropSpec(size=prepared_size, margin=spec.margin, align=spec.align,
-                           template=spec.template if spec.align == "keypoints" else ())
+    stored_spec = CropSpec(size=prepared_size, margin=spec.margin, align=spec.align, template=spec.template)
     to_model = CropSpec(size=spec.size, margin=0.0)
     runtime, training = [], []
     with FaceDetector(mode="video") as det:

@@ -86,8 +86,9 @@ def process(item: VideoItem, out: Path, spec: CropSpec, frames: int, det) -> dic
         rows.append({"video_id": item.video_id, "crop": str(path.relative_to(out)), "label": item.label,
                      "method": item.method, "split": item.split, "identities": ";".join(item.identities),
                      "frame": index, "box": json.dumps([round(float(v), 1) for v in face.box]),
-                     "keypoints": json.dumps(np.round(spec.map_points(face.keypoints, face.box, rgb.shape[1::-1], face.keypoints),
-                                                          1).tolist()), "face_score": round(face.score, 4),
+                     "keypoints": json.dumps(np.round(spec.map_points(face.keypoints, face.box, rgb.shape[1::-1],
+                                                                      face.keypoints), 1).tolist()),
+                     "face_score": round(face.score, 4),
                      "dataset": item.dataset, "source": str(item.path)})
     return {"status": "ok", "crops": len(rows), "frames_without_face": no_face, "rows": rows}
 
@@ -170,7 +171,8 @@ def build_index(out: Path, items: list[VideoItem], summary: dict) -> dict:
 
 
 def prepare(root: str | Path, out: str | Path, layout: str = "auto", frames: int = 20, size: int = 384,
-            margin: float | None = None, align: str = "box", split_dir: str | Path | None = None, compression: str | None = None,
+            margin: float | None = None, align: str = "box", split_dir: str | Path | None = None,
+            compression: str | None = None,
             val: float = 0.1, test: float = 0.1, seed: int = 0, shard: str | None = None, workers: int = 1,
             retry_failed: bool = False, index_only: bool = False, face_model: str | None = None,
             progress: bool = True, force: bool = False) -> dict:

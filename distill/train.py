@@ -292,6 +292,7 @@ class Trainer:
             targets = None
         if targets is not None and self.video:
             raise InputError("distillation into a video student is not supported; distil into a frame model")
+        framing = index_alignment(cfg.index)  # recorded in best.pt
         if cfg.guidance_weight:
             self.set_face_guidance(ds_train, init_queries=not (resume or cfg.weights), tell=tell)
         pairs = bool(getattr(ds_train, "pairs", False))  # draws are of crops, each giving the crop and its blend
@@ -374,7 +375,7 @@ class Trainer:
                 self.save(self.out / "best.pt", {"model": self.module.state_dict(), "model_name": cfg.model,
                                                  "model_kwargs": cfg.model_kwargs,
                                                  "img_size": self.size, "threshold": best["threshold"],
-                                                 "crop_align": index_alignment(cfg.index),
+                                                 "crop_align": framing,
                                                  "epoch": epoch, "metrics": best})
             else:
                 bad_epochs += 1

@@ -69,8 +69,11 @@ class CropSpec:
     def __post_init__(self):
         if self.align not in ALIGNS:
             raise InputError(f"crop spec: align must be one of {', '.join(ALIGNS)}, got {self.align!r}")
-        if self.align == "keypoints":
-            t = tuple(tuple(float(v) for v in pt) for pt in (self.template or MEAN_FACE))
+        if self.align == "keypoints":  # the template as tuples of floats, whatever it came as (a manifest's lists)
+            try:
+                t = tuple(tuple(float(v) for v in pt) for pt in (self.template or MEAN_FACE))
+            except (TypeError, ValueError):
+                t = ()
             if len(t) != 4 or any(len(pt) != 2 or not all(math.isfinite(v) for v in pt) for pt in t):
                 raise InputError(f"crop spec: template must be 4 finite (x, y) points (eyes, nose tip, mouth), got "
                                  f"{self.template!r}")
@@ -79,6 +82,8 @@ class CropSpec:
             object.__setattr__(self, "template", t)
         elif self.template:
             raise InputError("crop spec: a template is for align 'keypoints'; box crops have none")
+        else:
+            object.__setattr__(self, "template", ())
         if self.resize not in ("pad", "stretch"):
             raise InputError(f"crop spec: resize must be 'pad' or 'stretch', got {self.resize!r}")
         if self.color_order != "RGB":
@@ -107,11 +112,6 @@ class CropSpec:
         for k in ("mean", "std"):
             if k in known:
                 known[k] = tuple(float(v) for v in known[k])
-        if "template" in known:
-            try:
-                known["template"] = tuple(tuple(float(v) for v in pt) for pt in known["template"])
-            except (TypeError, ValueError) as err:
-                raise InputError(f"crop spec: template must be 4 (x, y) number pairs, got {d['template']!r}") from err
         return cls(**known)
 
     @classmethod
@@ -141,18 +141,9 @@ class CropSpec:
     def crop_rect(self, box, image_wh: tuple[int, int], keypoints=None) -> tuple[int, int, int, int]:
         """Pixel rectangle (left, top, right, bottom) cut from an image of size (W, H); for aligned crops, the
         bounds of the image pixels the crop covers."""
-        W, H = image_wh
         if self.align == "keypoints":
-            M = self.alignment(keypoints)
-            corners = np.array([[0, 0], [self.size, 0], [0, self.size], [self.size, self.size]], np.float64)
-            src = (corners - M[:, 2]) @ np.linalg.inv(M[:, :2]).T
-            left, top = (int(math.floor(v)) for v in src.min(0))
-            right, bottom = (int(math.ceil(v)) for v in src.max(0))
-            left, top, right, bottom = max(left, 0), max(top, 0), min(right, W), min(bottom, H)
-            if right - left < 1 or bottom - top < 1:
-                raise InputError(f"the aligned crop of keypoints {np.round(np.asarray(keypoints)[:4], 1).tolist()} "
-                                 f"lies outside the {W}x{H} image")
-            return left, top, right, bottom
+            return self._covered(self.alignment(keypoints), image_wh, keypoints)
+        W, H = image_wh
         x0, y0, x1, y1 = (float(v) for v in box)
         cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
         if self.square:
@@ -163,6 +154,19 @@ class CropSpec:
         left, top, right, bottom = max(left, 0), max(top, 0), min(right, W), min(bottom, H)
         if right - left < 1 or bottom - top < 1:
             raise InputError(f"face box {tuple(round(v, 1) for v in box)} lies outside the {W}x{H} image")
+        return left, top, right, bottom
+
+    def _covered(self, M: np.ndarray, image_wh: tuple[int, int], keypoints) -> tuple[int, int, int, int]:
+        """The image pixels an aligned crop of transform ``M`` covers (its corners mapped back), clipped."""
+        W, H = image_wh
+        corners = np.array([[0, 0], [self.size, 0], [0, self.size], [self.size, self.size]], np.float64)
+        src = (corners - M[:, 2]) @ np.linalg.inv(M[:, :2]).T
+        left, top = (int(math.floor(v)) for v in src.min(0))
+        right, bottom = (int(math.ceil(v)) for v in src.max(0))
+        left, top, right, bottom = max(left, 0), max(top, 0), min(right, W), min(bottom, H)
+        if right - left < 1 or bottom - top < 1:
+            raise InputError(f"the aligned crop of keypoints {np.round(np.asarray(keypoints)[:4], 1).tolist()} "
+                             f"lies outside the {W}x{H} image")
         return left, top, right, bottom
 
     def map_points(self, points, box, image_wh: tuple[int, int], keypoints=None) -> np.ndarray:
@@ -185,12 +189,13 @@ class CropSpec:
         import cv2
 
         H, W = image_rgb.shape[:2]
-        left, top, right, bottom = self.crop_rect(box, (W, H), keypoints)
         if self.align == "keypoints":
             M = self.alignment(keypoints)
+            self._covered(M, (W, H), keypoints)  # refuses a crop wholly outside the image
             M[:, 2] += M[:, :2] @ (0.5, 0.5) - 0.5  # pixel centres (step d)
             return cv2.warpAffine(image_rgb, M, (self.size, self.size), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=(self.pad_value,) * 3)
+        left, top, right, bottom = self.crop_rect(box, (W, H))
         patch = image_rgb[top:bottom, left:right]
         if self.resize == "stretch":
             return cv2.resize(patch, (self.size, self.size), interpolation=cv2.INTER_LINEAR)

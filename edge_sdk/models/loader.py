@@ -97,8 +97,7 @@ def _crop(model: nn.Module, card: Card, size: int | None, align: dict | None = N
         native = native[-1]
     base = replace(base, size=int(size or native or base.size))
     if align:
-        base = CropSpec.from_dict({**base.to_dict(), "align": align.get("align", "box"),
-                                   "template": align.get("template") or ()})
+        base = replace(base, align=align.get("align", "box"), template=align.get("template") or ())
     return base
 
 
