@@ -18,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .machine import machine
 
 DEFAULT_MODELS = ("ms_eff_gcvit_b0", "ms_eff_gcvit_b5", "repvit_m0_9_student", "repvit_m1_1_student", "clip_fcg_vit_b32",
-                  "clip_fcg_vit_b16", "vit_b16_hf_deepfake", "m2tr_b4")
+                  "clip_fcg_vit_b16", "vit_b16_hf_deepfake", "m2tr_b4", "megatron_rgbd")
 
 
 @dataclass

@@ -94,6 +94,9 @@ class TrainConfig:
     """distillation: temperature"""
     cache_dir: Optional[str] = None
     """teacher-logit cache; None: OUT/teacher_cache"""
+    embedding_cache: bool = True
+    """a model with frozen feature extractors (megatron_rgbd's depth model and embedder): keep each crop's outputs in
+    OUT/embedding_cache, keyed by those parts' weights and the crop's bytes, so a crop seen again runs neither"""
     teacher_mode: Literal["cached", "online"] = "cached"
     """cached: teacher logits of the stored crops, computed once; online: the teacher on every batch"""
     score_on_the_fly: bool = True

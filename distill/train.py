@@ -48,6 +48,7 @@ from edge_sdk.fileio import write_atomic
 from .config import RECIPES, TrainConfig  # noqa: F401  (the options of train/distill; re-exported)
 from .data import (BalancedSampler, ClipDataset, CropDataset, is_clip_model, load_teacher,  # noqa: F401
                    model_norm, read_rows)
+from .embedding_cache import EmbeddingCache
 from .teacher_cache import FORWARDS, teacher_logits
 
 
@@ -122,13 +123,19 @@ class OnlineTeacher:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits of a batch of frames; of a batch of clips (a clip student), each clip's mean frame logit."""
         ms, ss, mt, st = self.shift
+        clips = x.shape[0] if x.ndim == 5 and not self.video else None
+        if clips is not None:
+            x = x.flatten(0, 1)
         x = (x.float() * ss + ms - mt) / st
         if x.shape[-1] != self.size:
             x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
                                           align_corners=False)
         z = self.model(x).reshape(-1).float()
         FORWARDS["online"] = FORWARDS.get("online", 0) + 1
+        if clips is not None:
+            return z.view(clips, -1).mean(1), None
         return z, (self.features.value.float() if self.features is not None else None)
 
     def feature_dims(self) -> int:
@@ -185,11 +192,19 @@ class Trainer:
             self.model.set_distilled_training(True)
         self.out = Path(cfg.out)
         self.is_main = self.rank == 0
+        self.embeddings = None  # frozen parts' outputs per crop (distill/embedding_cache.py), where a model has them
+        frozen = self.model.frozen_parts() if cfg.embedding_cache and hasattr(self.model, "frozen_parts") else {}
+        if frozen:
+            self.embeddings = EmbeddingCache(self.out / "embedding_cache", frozen)
+            self.model.embedding_cache = self.embeddings
         self.online, self.proj, self.guidance = None, None, None
         if cfg.guidance_weight and not hasattr(self.model, "guidance_loss"):
             raise InputError(f"--guidance-weight: {cfg.model} has no facial-component queries (a clip_fcg model has)")
         if cfg.teacher_mode not in ("cached", "online"):
             raise InputError(f"teacher_mode {cfg.teacher_mode!r}: use cached or online")
+        if cfg.teacher and self.video and (cfg.teacher_mode == "online" or cfg.feature_weight):
+            raise InputError(f"{cfg.model} is a clip model: it distils from the teacher's logits averaged over each "
+                             "clip's crops (teacher_mode cached, feature_weight 0)")
         if cfg.teacher:
             self.online = OnlineTeacher(cfg.teacher, cfg.teacher_model, self.mean, self.std, self.device)
             if self.online.video or not (cfg.score_on_the_fly or cfg.teacher_mode == "online" or cfg.feature_weight):
@@ -290,8 +305,6 @@ class Trainer:
             targets = self.teacher_targets(ds_train, ds_val)
         else:
             targets = None
-        if targets is not None and self.video:
-            raise InputError("distillation into a video student is not supported; distil into a frame model")
         framing = index_alignment(cfg.index)  # recorded in best.pt
         if cfg.guidance_weight:
             self.set_face_guidance(ds_train, init_queries=not (resume or cfg.weights), tell=tell)
@@ -360,11 +373,17 @@ class Trainer:
                     return {"stopped_at_step": global_step}
             val_loss, z, yv = self.evaluate(ds_val)
             m = metrics(yv, z) if len(yv) else {}
+            frozen_runs = None
+            if self.embeddings is not None:  # crops the frozen parts ran on this epoch (0: all from the cache)
+                frozen_runs, self.embeddings.computed = self.embeddings.computed, 0
+                if self.is_main:
+                    self.embeddings.save()
             tell(global_step, total, f"epoch {epoch + 1}/{cfg.epochs} validated: loss {val_loss:.3f}"
                                      + (f", AUC {m['auc']:.3f}" if m.get("auc") is not None else ""))
             row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "val_loss": val_loss,
                    **{f"val_{k}": v for k, v in m.items()}, "seconds": round(time.perf_counter() - t0, 2),
-                   "lr": opt.param_groups[0]["lr"]}
+                   "lr": opt.param_groups[0]["lr"], **({"frozen_crops_computed": frozen_runs}
+                                                        if frozen_runs is not None else {})}
             history.append(row)
             if self.is_main:
                 _log_epoch(self.out, history, writer)
@@ -416,10 +435,14 @@ class Trainer:
         if self.cfg.teacher_mode == "online" or self.proj is not None:
             t, feats = self.online(x)
             return t, torch.ones_like(y, dtype=torch.bool), feats
-        t = torch.tensor([targets[ds.rows[int(i)]["path"]] for i in idx], dtype=torch.float32, device=x.device)
+        # A frame student's sample is one stored crop; a clip student's is its clip's crops, whose teacher logits
+        # are averaged (a frame teacher guiding a temporal model).
+        crops = [ds.clips[int(i)] for i in idx] if self.video else [[int(i)] for i in idx]
+        t = torch.tensor([float(np.mean([targets[ds.rows[k]["path"]] for k in c])) for c in crops],
+                         dtype=torch.float32, device=x.device)
         # The cache holds the teacher's logit of each stored crop; a self-blend or mixup made from it on the fly
         # is not that crop: the teacher in memory scores it, or (video teacher) its hard label stands in.
-        stored = torch.tensor([float(ds.rows[int(i)]["label"]) for i in idx], device=x.device) == y
+        stored = torch.tensor([float(ds.rows[c[0]]["label"]) for c in crops], device=x.device) == y
         if self.online is not None and not bool(stored.all()):
             t = t.clone()
             t[~stored] = self.online(x[~stored])[0]

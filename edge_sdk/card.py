@@ -73,6 +73,8 @@ class Card:
     reference: str = ""            # the public code this is checked against
     defaults: dict = field(default_factory=dict)  # create_model kwargs this zoo entry sets (e.g. a distillation head)
     int8_float: tuple[str, ...] = ()  # op kinds (FLOAT_KINDS) every int8 export of this model keeps in float
+    bundle: tuple[str, ...] = ()   # parts exported as separate artifacts, in the order they run (export/bundle.py)
+    min_valid: float | None = None  # a clip model that masks frames: the share of T it needs valid to score a clip
 
     def __post_init__(self):
         unknown = set(self.int8_float) - set(FLOAT_KINDS)

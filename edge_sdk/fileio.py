@@ -20,7 +20,7 @@ from .errors import InputError
 
 
 # artifacts that are folders (Core ML packages, OpenVINO IR with its weights, NCNN param + bin)
-FOLDER_ARTIFACTS = (".mlpackage", ".openvino", ".ncnn")
+FOLDER_ARTIFACTS = (".mlpackage", ".openvino", ".ncnn", ".bundle")
 
 def _temp_name(path: Path, suffix: str | None = None) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix or ''}")

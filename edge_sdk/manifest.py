@@ -19,6 +19,10 @@ from .preprocess import CropSpec
 from .versions import versions
 
 SCHEMA_VERSION = 1
+# What an artifact outputs: a detector's logit, or a bundle part's depth maps or embeddings (export/bundle.py).
+DEPTH_MEANING = "depth map (N, 3, H, W) in [0, 1], larger is nearer (a bundle part)"
+EMBEDDING_MEANING = "embedding (N, D) (a bundle part)"
+LAYOUTS = {5: "NTCHW", 4: "NCHW", 3: "NTC"}  # by input rank: clips, frames, per-frame vectors (a packed head)
 
 
 class ManifestError(EdgeSDKError):
@@ -81,7 +85,7 @@ def build(artifact: str | os.PathLike, *, model: str, target: str, precision: st
           threshold: float = 0.5, variant: str | None = None, checkpoint: str | None = None,
           parity: dict | None = None, calibration: dict | None = None, export: dict | None = None,
           target_name: str | None = None, card: dict | None = None, weights: dict | None = None,
-          signature: dict | None = None, kwargs: dict | None = None) -> dict:
+          signature: dict | None = None, kwargs: dict | None = None, meaning: str = OUTPUT_MEANING) -> dict:
     """The manifest of ``artifact``. ``weights``: what the weights are (default: the checkpoint, else random);
     ``card``: the model card's manifest part (family, licence); ``signature``: the input signature (clips: frames
     and stride)."""
@@ -100,10 +104,10 @@ def build(artifact: str | os.PathLike, *, model: str, target: str, precision: st
         "artifact": {"file": path.name, "sha256": sha256(path), "bytes": size_bytes(path)},
         "target": target, "precision": precision, "target_name": target_name or f"{target}-{precision}",
         "input": {"name": input_name, "shape": list(input_shape), "dtype": input_dtype,
-                  "layout": "NTCHW" if len(input_shape) == 5 else "NCHW", "clip": clip,
+                  "layout": LAYOUTS[len(input_shape)], "clip": clip,
                   "streams": (signature or {}).get("streams") or [{"name": "rgb", "channels": 3}]},
         "crop": crop.to_dict(),
-        "output": {"name": output_name, "meaning": OUTPUT_MEANING},
+        "output": {"name": output_name, "meaning": meaning},
         "threshold": threshold, "weights": weights, "versions": versions(), "parity": parity,
         "calibration": calibration, "export": export,
     }

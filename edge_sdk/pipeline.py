@@ -72,8 +72,9 @@ class Detector:
     """Runs one artifact over images and videos, with the crop spec, threshold and clip length of its manifest."""
 
     def __init__(self, model: str | Path | Backend, face_model: str | None = None, min_confidence: float = 0.5,
-                 threshold: float | None = None, all_faces: bool = True):
+                 threshold: float | None = None, all_faces: bool = True, min_valid: int | None = None):
         self.backend = open_backend(model)
+        self.min_valid = min_valid  # a masking clip model: the fewest valid frames a clip is scored with
         m = self.backend.manifest
         self.crop = self.backend.crop
         self.threshold = float(m["threshold"] if threshold is None else threshold)
@@ -100,9 +101,10 @@ class Detector:
     def verdict(self, p: float) -> str:
         return "fake" if p >= self.threshold else "real"
 
-    def logits(self, batch: np.ndarray, what: str) -> np.ndarray:
-        """The artifact's logits for a batch; a NaN or infinite logit is an error naming ``what`` and the artifact."""
-        out = self.backend.predict(batch)
+    def logits(self, batch: np.ndarray, what: str, valid: np.ndarray | None = None) -> np.ndarray:
+        """The artifact's logits for a batch (``valid``: which clip frames hold a face, for a model that masks the
+        others); a NaN or infinite logit is an error naming ``what`` and the artifact."""
+        out = self.backend.predict(batch) if valid is None else self.backend.predict_masked(batch, valid)
         bad = ~np.isfinite(out)
         if bad.any():
             raise NonFiniteLogit(f"{what}: the artifact {self.backend.path.name} returned {out[bad][0]} for "
@@ -127,6 +129,18 @@ class Detector:
             stages["model"] = stages.get("model", 0.0) + time.perf_counter() - t1
         return [FaceScore(f.box, f.score, float(z), float(sigmoid(z)), np.round(f.keypoints, 1).tolist())
                 for f, z in zip(faces, logits)]
+
+    def _masked_clips(self, tracks: list[tuple[list[int], list]], T: int) -> tuple[np.ndarray, np.ndarray]:
+        """Clips (N, T, 3, S, S) and validity (N, T) from each track's (window frames, [(frame, crop)]): a frame of
+        the window without this track's face is a zero slot with valid 0 (masked by the model, never invented)."""
+        S = self.crop.size
+        batch, valid = np.zeros((len(tracks), T, 3, S, S), np.float32), np.zeros((len(tracks), T), np.float32)
+        for n, (frames, have) in enumerate(tracks):
+            got = dict(have)
+            for k, index in enumerate(frames[:T]):
+                if index in got:
+                    batch[n, k], valid[n, k] = self.crop.to_tensor(got[index][None])[0], 1.0
+        return batch, valid
 
     def image(self, rgb: np.ndarray, what: str = "image") -> dict:
         if self.clip:
@@ -248,24 +262,41 @@ class Detector:
                     progress(done, len(windows))
         if info is None:
             raise InputError(f"{path}: no frame could be decoded")
-        full = {k: v for k, v in crops.items() if len(v) == T}
-        short = [{"window": w, "track": t, "frames": [i for i, _ in v], "have": len(v), "need": T}
-                 for (w, t), v in sorted(crops.items()) if len(v) < T]
+        # A model that masks frames (a bundle) scores a track with at least min_valid of the window's T frames, the
+        # others masked; any other clip model needs all T.
+        masks = bool(getattr(self.backend, "masks", False))
+        need = min(T, self.min_valid or getattr(self.backend, "min_valid", T)) if masks else T
+        slots: dict[int, list[int]] = {}  # window -> its frame indices, in order
+        for index, w in sorted(windows.items()):
+            slots.setdefault(w, []).append(index)
+        full = {k: v for k, v in crops.items() if len(v) >= need}
+        short = [{"window": w, "track": t, "frames": [i for i, _ in v], "have": len(v), "need": need,
+                  "missing_frames": [i for i in slots.get(w, []) if i not in {j for j, _ in v}]}
+                 for (w, t), v in sorted(crops.items()) if len(v) < need]
         clips = []
         if full:
             keys = sorted(full)
-            batch = np.stack([self.crop.to_tensor(np.stack([c for _, c in full[k]])) for k in keys])
-            z = self.logits(batch, f"{path} ({len(keys)} clips)")
+            if masks:
+                batch, valid = self._masked_clips([(slots[w], full[(w, t)]) for w, t in keys], T)
+                z = self.logits(batch, f"{path} ({len(keys)} clips)", valid)
+            else:
+                batch = np.stack([self.crop.to_tensor(np.stack([c for _, c in full[k]])) for k in keys])
+                z = self.logits(batch, f"{path} ({len(keys)} clips)")
             clips = [{"window": w, "track": t, "frames": [i for i, _ in full[(w, t)]], "logit": round(float(v), 5),
-                      "p_fake": round(float(sigmoid(v)), 5)} for (w, t), v in zip(keys, z)]
-        base = {"kind": "video", "model_kind": "clip", "clip": {"frames": T, "stride": stride},
+                      "p_fake": round(float(sigmoid(v)), 5),
+                      **({"masked_frames": [i for i in slots[w] if i not in {j for j, _ in full[(w, t)]}]}
+                         if masks else {})} for (w, t), v in zip(keys, z)]
+        base = {"kind": "video", "model_kind": "clip", "clip": {"frames": T, "stride": stride,
+                                                              **({"min_valid": need} if masks else {})},
                 "frames_sampled": len(windows), "frames_without_face": no_face, "video": info, "aggregate": strategy,
                 "clips": clips, "short_tracks": short}
         if writer is not None:
             base["annotated"] = str(annotate)
         if not clips:
-            why = "no face found" if not crops else (f"no track has {T} crops in a window (the longest has "
-                                                    f"{max(s['have'] for s in short)}); nothing was scored")
+            why = "no face found" if not crops else (f"no track has {need} of a window's {T} frames with a face (the "
+                                                    f"longest has {max(s['have'] for s in short)}; the frames "
+                                                    "without one are each short track's missing_frames); nothing "
+                                                    "was scored")
             return {**base, "verdict": "no_face" if not crops else "too_short", "score": None, "tracks": {},
                     "reason": why}
         per_track: dict[int, list[float]] = {}
@@ -373,7 +404,8 @@ def check_outputs(inputs, outputs: dict) -> None:
 def _settings(det: Detector, video_kwargs: dict) -> dict:
     m = det.backend.manifest
     return {"model_sha256": m["artifact"]["sha256"], "threshold": det.threshold, "min_confidence": det.min_confidence,
-            **{k: video_kwargs.get(k) for k in ("frames", "every", "fps", "strategy")}}
+            **{k: video_kwargs.get(k) for k in ("frames", "every", "fps", "strategy")},
+            **({"min_valid": det.min_valid} if det.min_valid else {})}
 
 
 def _recorded(jsonl: Path, settings: dict) -> dict[str, dict]:

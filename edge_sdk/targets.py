@@ -176,6 +176,7 @@ for _row in (
     BackendRow("openvino", "edge_sdk.backends.openvino:OpenVINOBackend", (".openvino",), ("openvino",)),
     BackendRow("litert", "edge_sdk.backends.litert:LiteRTBackend", (".tflite",), ("ai_edge_litert",)),
     BackendRow("ncnn", "edge_sdk.backends.ncnn:NCNNBackend", (".ncnn",), ("ncnn",)),
+    BackendRow("bundle", "edge_sdk.backends.bundle:BundleBackend", (".bundle",), ()),  # parts load by their suffixes
 ):
     register_backend(_row)
 for _t in (

@@ -268,8 +268,11 @@ def export_coreml(model: torch.nn.Module, path: str | os.PathLike, example: torc
     if compression not in COMPRESSIONS:
         raise InputError(f"Core ML compression {compression!r}: choose none, "
                          f"{', '.join(c for c in COMPRESSIONS if c)}")
-    if example.ndim != 4 or example.shape[0] != 1 or example.shape[1] != 3:
-        raise InputError(f"Core ML export takes one (1, 3, H, W) example, got {tuple(example.shape)}")
+    frame = example.ndim == 4 and example.shape[1] == 3
+    if example.shape[0] != 1 or example.ndim not in (3, 4, 5) or (image_input is not None and not frame) or (
+            example.ndim == 4 and not frame):
+        raise InputError(f"Core ML export takes one example (batch 1): a frame (1, 3, H, W), or as a tensor input a "
+                         f"clip (1, T, 3, H, W) or per-frame vectors (1, T, C); got {tuple(example.shape)}")
     if image_input is not None and tuple(example.shape[2:]) != (image_input.size, image_input.size):
         raise InputError(f"image input: crop size {image_input.size} does not match the example "
                          f"{tuple(example.shape[2:])}")

@@ -24,6 +24,7 @@ from edge_sdk import manifest, targets
 from edge_sdk.errors import EdgeSDKError, InputError
 from edge_sdk.targets import Target
 
+from .bundle import build as build_bundle
 from .config import ExportConfig
 from .errors import wrap
 from .prepare import Prepared, prepare
@@ -156,7 +157,7 @@ def _export_one(prep: Prepared, target: Target, out: Path, opts: ExportConfig, c
                 threshold: float) -> dict:
     calib_set = ctx["calib"]
     folder = out / target.name
-    path = folder / f"{prep.name}{target.suffix}"
+    path = folder / f"{prep.name}{'.bundle' if prep.card.bundle else target.suffix}"
     rec = {"target": target.format, "precision": target.precision, "name": target.name}
     limit = prep.card.export_limit(target.name)
     if limit:
@@ -165,7 +166,10 @@ def _export_one(prep: Prepared, target: Target, out: Path, opts: ExportConfig, c
     t = time.perf_counter()
     _log(f"{target.name}: exporting to {path}")
     try:
-        info = target.load_exporter()(prep, path, target, opts, ctx)
+        if prep.card.bundle:  # several artifacts, each through this target's exporter, in one folder
+            info = build_bundle(prep, path, target, opts, {**ctx, "parity_clips": parity_set.x})
+        else:
+            info = target.load_exporter()(prep, path, target, opts, ctx)
     except EdgeSDKError as err:
         _log(f"{target.name}: FAILED: {err}")
         return {**rec, "ok": False, "error": str(err), **({"op": err.op} if getattr(err, "op", None) else {})}
@@ -175,6 +179,7 @@ def _export_one(prep: Prepared, target: Target, out: Path, opts: ExportConfig, c
         return {**rec, "ok": False, "error": str(err), "op": err.op}
     info["steps"]["total_s"] = round(time.perf_counter() - t, 2)
     after_manifest, runtime_artifact = info.pop("post_manifest", None), info.get("runtime_artifact")
+    bundle = info.pop("bundle", None)
     batch = "batch" if opts.dynamic_batch and target.backend == "onnxruntime" else 1
     info["options"] = {"dynamic_batch": opts.dynamic_batch, "opset": opts.opset, "calib_method": opts.calib_method,
                        "keep_float": list(opts.keep_float), "image_input": opts.image_input, **target.options}
@@ -185,6 +190,8 @@ def _export_one(prep: Prepared, target: Target, out: Path, opts: ExportConfig, c
                        calibration=None if calib_set is None else calib_set.summary, export=info,
                        card=prep.card.to_manifest(prep.loaded.tag), weights=prep.loaded.weights_record(),
                        signature=prep.signature(), kwargs=prep.loaded.kwargs)
+    if bundle is not None:
+        m["bundle"] = bundle
     manifest.write(m, folder / "manifest.json")  # complete without parity; rewritten with it below
     try:
         parity = _parity(prep, path, target, parity_set, threshold)

@@ -118,6 +118,62 @@ def sample_clip(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def index(tmp_path_factory):
+    """Real face crops of the two sample videos (train / val), as edge-sdk prepare makes them."""
+    from edge_sdk.distill.prepare import prepare
+
+    root = tmp_path_factory.mktemp("syn")
+    table = root / "list.csv"
+    table.write_text("path,label,split\n"
+                     f"{shared_path('samples', 'western_fake.mp4')},real,train\n"
+                     f"{shared_path('samples', 'western_real.mp4')},real,val\n")
+    report = prepare(table, root / "index", frames=12, size=64, progress=False)
+    assert report["crops_per_split"]["train"]["real"] >= 10 and report["crops_per_split"]["val"]["real"] >= 10
+    return root / "index"
+
+
+def labelled_clips(index: Path, folder: Path) -> Path:
+    """An index of labelled clips from ``index``: the train video's frames "fake", the val video's "real"; each video
+    split in two halves, the first for training and the second for validation (so both splits hold both classes)."""
+    import csv
+
+    rows = list(csv.DictReader((index / "index.csv").open()))
+    cut = {v: sorted(int(q["frame"]) for q in rows if q["video_id"] == v)[6] for v in {q["video_id"] for q in rows}}
+    for r in rows:
+        half = int(r["frame"]) >= cut[r["video_id"]]
+        r["label"] = "1" if r["split"] == "train" else "0"
+        r["video_id"] = f"{r['video_id']}_{int(half)}"
+        r["split"] = "val" if half else "train"
+    lab = folder / "clips"
+    lab.mkdir()
+    (lab / "crops").symlink_to(index / "crops")
+    with (lab / "index.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return lab
+
+
+def export_checkpoint(root: Path, model, name: str, kwargs: dict, img_size: int, sample_clip, formats: list[str],
+                      **export_kw) -> tuple[dict, Path]:
+    """Save ``model`` as a training checkpoint (name, kwargs, size), export it to ``formats`` with the sample clip as
+    the verify data; the records by target name, and the checkpoint."""
+    import shutil
+
+    import torch
+
+    from edge_sdk.export import export
+
+    ckpt = root / f"{name}.pt"
+    torch.save({"model": model.state_dict(), "model_name": name, "model_kwargs": kwargs, "img_size": img_size}, ckpt)
+    videos = root / "videos"
+    videos.mkdir()
+    shutil.copy(sample_clip, videos / "clip.mp4")
+    records = export(str(ckpt), formats=formats, out=root / "art", verify_data=videos, **export_kw)
+    return {r["name"]: r for r in records}, ckpt
+
+
 def assert_camera_scores(artifact, clip, tmp_path, frames: int = 8) -> None:
     """``camera`` (run_stream) on a video with ``artifact``: every frame recorded, faces scored as probabilities."""
     import json

@@ -4,34 +4,25 @@ camera per face track over T crops taken `stride` frames apart; a track with few
 from __future__ import annotations
 
 import json
-import shutil
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from tests.conftest import shared_path
+from tests.conftest import export_checkpoint, shared_path
 
 KW = {"num_frames": 4, "clip_kwargs": {"depth": 2, "embed_dim": 64, "num_heads": 2, "img_size": 64}}
 
 
 @pytest.fixture(scope="module")
 def clip_artifacts(tmp_path_factory, sample_clip):
-    from edge_sdk.export import export
     from edge_sdk.models import create_model
 
-    root = tmp_path_factory.mktemp("clip")
     torch.manual_seed(0)
     model = create_model("clip_fcg_vit_b16", **KW)
-    ckpt = root / "clip.pt"
-    torch.save({"model": model.state_dict(), "model_name": "clip_fcg_vit_b16", "model_kwargs": KW, "img_size": 64},
-               ckpt)
-    videos = root / "videos"
-    videos.mkdir()
-    shutil.copy(sample_clip, videos / "clip.mp4")
-    records = export(str(ckpt), formats=["onnx-fp32", "executorch-fp32"], out=root / "art", verify_data=videos)
-    return {r["name"]: r for r in records}, ckpt
+    return export_checkpoint(tmp_path_factory.mktemp("clip"), model, "clip_fcg_vit_b16", KW, 64, sample_clip,
+                             ["onnx-fp32", "executorch-fp32"])
 
 
 def test_the_clip_teacher_exports_with_its_clip_in_the_manifest(clip_artifacts):

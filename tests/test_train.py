@@ -10,25 +10,10 @@ import pytest
 import torch
 
 from edge_sdk.distill.train import TrainConfig, Trainer, param_groups
-from tests.conftest import shared_path
+from tests.conftest import labelled_clips, shared_path
 
 TINY = dict(model="resnet10t", img_size=32, batch_size=8, steps_per_epoch=4, epochs=2, lr=1e-3, weight_decay=1e-4,
             pseudo_fakes="sbi", ckpt_every=1, patience=10)
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    """Real face crops of the two sample videos (train / val), as edge-sdk prepare makes them."""
-    from edge_sdk.distill.prepare import prepare
-
-    root = tmp_path_factory.mktemp("syn")
-    table = root / "list.csv"
-    table.write_text("path,label,split\n"
-                     f"{shared_path('samples', 'western_fake.mp4')},real,train\n"
-                     f"{shared_path('samples', 'western_real.mp4')},real,val\n")
-    report = prepare(table, root / "index", frames=12, size=64, progress=False)
-    assert report["crops_per_split"]["train"]["real"] >= 10 and report["crops_per_split"]["val"]["real"] >= 10
-    return root / "index"
 
 
 def _weights(path):
@@ -356,27 +341,10 @@ def test_paired_mixup_and_paired_validation(index):
 def test_clip_video_teacher_trains_on_clips_and_distils_into_a_frame_student(index, tmp_path):
     """A (small) frozen-CLIP video teacher trained by the same loop on clips, then each frame of a clip gets the clip's
     logit as its distillation target."""
-    import csv
-
     from edge_sdk.distill import teacher_cache
     from edge_sdk.distill.train import CropDataset, load_teacher, read_rows
 
-    # labelled clips: the train video's frames are "fake", the val video's "real"; each video split in two halves
-    src = index / "index.csv"
-    rows = list(csv.DictReader(src.open()))
-    cut = {v: sorted(int(q["frame"]) for q in rows if q["video_id"] == v)[6] for v in {q["video_id"] for q in rows}}
-    for r in rows:
-        half = int(r["frame"]) >= cut[r["video_id"]]
-        r["label"] = "1" if r["split"] == "train" else "0"
-        r["video_id"] = f"{r['video_id']}_{int(half)}"
-        r["split"] = "val" if half else "train"
-    lab = tmp_path / "clips"
-    lab.mkdir()
-    (lab / "crops").symlink_to(index / "crops")
-    with (lab / "index.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    lab = labelled_clips(index, tmp_path)
     kwargs = dict(num_frames=4, clip_kwargs=dict(depth=2, embed_dim=64, num_heads=2, img_size=64))
     cfg = TrainConfig(model="clip_fcg_vit_b16", model_kwargs=kwargs, index=str(lab), out=str(tmp_path / "clip"),
                       img_size=64, frames=4, batch_size=2, steps_per_epoch=2, epochs=2, lr=1e-3, ckpt_every=0,

@@ -40,8 +40,9 @@ class Backend:
     def _run(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Logits (N,) for a float32 batch shaped like the manifest's input (any N)."""
+    def outputs(self, batch: np.ndarray) -> np.ndarray:
+        """The artifact's whole output (N, ...) for a float32 batch shaped like the manifest's input (any N): a
+        bundle part's depth maps or embeddings; :meth:`predict` takes the logit from it."""
         x = np.asarray(batch)
         want = self.input_shape[1:]
         if x.ndim != len(self.input_shape) or [int(s) for s in x.shape[1:]] != [int(s) for s in want]:
@@ -51,18 +52,27 @@ class Backend:
         n = x.shape[0]
         if n == 0:
             return np.zeros((0,), np.float32)
+
+        def run(chunk: np.ndarray) -> np.ndarray:
+            out = np.asarray(self._run(chunk), np.float32)
+            return out.reshape(len(chunk), *out.shape[1:]) if out.ndim else out.reshape(len(chunk))
+
         if self.fixed_batch is None:  # a dynamic batch, run in chunks of at most max_batch
             step = self.max_batch or n
-            chunks = (x[i:i + step] for i in range(0, n, step))
-            return np.concatenate([np.asarray(self._run(c), np.float32).reshape(len(c), -1)[:, 0] for c in chunks])
+            return np.concatenate([run(x[i:i + step]) for i in range(0, n, step)])
         b, outs = self.fixed_batch, []
         for i in range(0, n, b):  # fixed-batch artifacts: chunk, and pad the last chunk
             chunk = x[i:i + b]
             k = chunk.shape[0]
             if k < b:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], b - k, axis=0)])
-            outs.append(np.asarray(self._run(chunk), np.float32).reshape(b, -1)[:k, 0])
+            outs.append(run(chunk)[:k])
         return np.concatenate(outs)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Logits (N,) for a float32 batch shaped like the manifest's input (any N)."""
+        out = self.outputs(batch)
+        return out.reshape(len(out), -1)[:, 0] if len(out) else np.zeros((0,), np.float32)
 
     def close(self) -> None:
         pass

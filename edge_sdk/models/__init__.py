@@ -5,6 +5,8 @@
 * ``m2tr_b4`` / ``m2tr_b0``: M2TR (seed 003): patch attention, a frequency filter that exports (exact DFT
   matrix products) and RGB-frequency cross attention on an EfficientNet.
 * ``clip_fcg_vit_b16`` / ``clip_fcg_vit_l14``: frozen-CLIP video teacher (DFD-FCG style).
+* ``megatron_rgbd``: Megatron (seed 002): Depth Anything depth + RGB embedded by a frozen RepViT, temporal
+  RGB-depth cross-attention over a clip; frames without a face are masked.
 * ``vit_b16_hf_deepfake``: the Hugging Face ViT-B/16 real/fake detectors (seed 001); a ``save_pretrained`` folder
   loads directly (``load("folder")``), tags ``.prithivmlmods`` / ``.celebdfv2`` fetch the published ones.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import timm
 
-from . import clip_fcg, m2tr, ms_eff_gcvit, students, vit_hf  # noqa: F401  (register the models and their cards)
+from . import clip_fcg, m2tr, megatron, ms_eff_gcvit, students, vit_hf  # noqa: F401  (register the models and their cards)
 from ._pretrained import guarded
 from ._registry import CARDS, card_for, resolve_name, zoo
 from .clip_fcg import ClipFCG
