@@ -2,7 +2,8 @@
 
 Depth-Anything-V2-Small at 518 px (the upstream default) dominates a clip: it runs once per frame, the embedder
 twice and the head once per clip. For each ``--sizes`` value this builds ``megatron_rgbd`` at that ``depth_size``
-(random weights: latency does not depend on them), exports its depth part (224 px crops in, depth maps out) to ONNX
+(random weights: latency does not depend on them) in the deployment form export uses (``reparameterize``: RepViT's
+branches folded), exports its depth part (224 px crops in, depth maps out) to ONNX
 fp32, and times it in ONNX Runtime with ``--threads`` threads; the embedder and the head are timed once. A clip of
 T frames then costs T x (depth + 2 x embedder) + head, reported with its ratio to 518 px::
 
@@ -42,7 +43,7 @@ def _session(module, example, folder: Path, name: str, threads: int):
 def measure(sizes: list[int], threads: int = 2, runs: int = 10, frames: int = 20, crop: int = 224) -> dict:
     import torch
 
-    from edge_sdk.models import create_model
+    from edge_sdk.models import create_model, reparameterize
     from edge_sdk.models.megatron import pack
     from edge_sdk.versions import versions
 
@@ -53,7 +54,7 @@ def measure(sizes: list[int], threads: int = 2, runs: int = 10, frames: int = 20
         folder = Path(tmp)
         for k, size in enumerate(sizes):
             torch.manual_seed(0)
-            m = create_model("megatron_rgbd", depth_size=size, num_frames=frames).eval()
+            m = reparameterize(create_model("megatron_rgbd", depth_size=size, num_frames=frames))  # as export has it
             if k == 0:  # the embedder and the head do not depend on the depth size
                 s, name = _session(m.embedder, torch.from_numpy(x), folder, "embedder", threads)
                 parts["embedder_ms"] = _p50(lambda: s.run(None, {name: x}), runs)

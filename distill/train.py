@@ -176,6 +176,10 @@ class Trainer:
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
         self.model = create_model(cfg.model, **cfg.model_kwargs)
+        # what checkpoints record: the kwargs that rebuild this model offline (a hub or folder weight source dropped,
+        # the structure it gave kept: edge_sdk.models.megatron)
+        rebuild = getattr(self.model, "rebuild_kwargs", None)
+        self.model_kwargs = rebuild(dict(cfg.model_kwargs)) if rebuild else dict(cfg.model_kwargs)
         if cfg.weights:
             load_checkpoint(self.model, cfg.weights)
         self.video = is_clip_model(cfg.model)
@@ -276,7 +280,7 @@ class Trainer:
 
     def state(self, opt, epoch: int, step_in_epoch: int, global_step: int, best: dict, history: list,
               losses: list | None = None) -> dict:
-        return {"model": self.module.state_dict(), "model_name": self.cfg.model, "model_kwargs": self.cfg.model_kwargs,
+        return {"model": self.module.state_dict(), "model_name": self.cfg.model, "model_kwargs": self.model_kwargs,
                 "optimizer": opt.state_dict(),
                 "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step, "best": best,
                 "epoch_losses": list(losses or []),
@@ -392,7 +396,7 @@ class Trainer:
                         **{f"val_{k}": v for k, v in m.items()}}
                 bad_epochs = 0
                 self.save(self.out / "best.pt", {"model": self.module.state_dict(), "model_name": cfg.model,
-                                                 "model_kwargs": cfg.model_kwargs,
+                                                 "model_kwargs": self.model_kwargs,
                                                  "img_size": self.size, "threshold": best["threshold"],
                                                  "crop_align": framing,
                                                  "epoch": epoch, "metrics": best})

@@ -369,3 +369,22 @@ def test_distillation_both_ways_between_megatron_and_a_frame_model(index, tmp_pa
     assert m.run()["history"][0]["train_loss"] is not None
     with pytest.raises(InputError, match="clip model"):
         Trainer(_megatron_cfg(lab, tmp_path / "x", teacher=frame_teacher, teacher_mode="online"))
+
+
+def test_a_checkpoint_of_a_folder_depth_model_rebuilds_with_the_folder_gone(tmp_path):
+    from edge_sdk.models import create_model, load
+    from edge_sdk.models.megatron import depth_anything
+
+    torch.manual_seed(4)
+    depth_anything(None, "tiny").save_pretrained(tmp_path / "da")
+    kw = {"num_frames": 4, "depth_size": 56, "depth_weights": str(tmp_path / "da")}
+    m = create_model("megatron_rgbd", **kw).eval()
+    recorded = m.rebuild_kwargs(kw)  # what training writes into best.pt
+    assert "depth_weights" not in recorded and recorded["depth_config"]["backbone_config"]["num_hidden_layers"] == 4
+    torch.save({"model": m.state_dict(), "model_name": "megatron_rgbd", "model_kwargs": recorded, "img_size": 64},
+               tmp_path / "m.pt")
+    shutil.rmtree(tmp_path / "da")
+    again = load(str(tmp_path / "m.pt")).model
+    x = torch.rand(1, 4, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(again(x), m(x), atol=1e-6)

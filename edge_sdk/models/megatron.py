@@ -58,10 +58,13 @@ DEPTH_CONFIGS = {"small": (384, 12, 6, 1536, 518, [3, 6, 9, 12], [48, 96, 192, 3
                  "tiny": (32, 4, 2, 64, 56, [1, 2, 3, 4], [8, 16, 32, 32], 16, 8)}
 
 
-def depth_anything_config(name: str = "small"):
-    """transformers' ``DepthAnythingConfig`` of a :data:`DEPTH_CONFIGS` entry."""
+def depth_anything_config(name: str | dict = "small"):
+    """transformers' ``DepthAnythingConfig`` of a :data:`DEPTH_CONFIGS` entry, or of a config's ``to_dict()`` (what a
+    checkpoint records of a depth model that came from the hub or a folder)."""
     from transformers import DepthAnythingConfig, Dinov2Config
 
+    if isinstance(name, dict):
+        return DepthAnythingConfig.from_dict(name)
     if name not in DEPTH_CONFIGS:
         raise InputError(f"depth_config must be one of {', '.join(DEPTH_CONFIGS)}, got {name!r}")
     hidden, layers, heads, mlp, image, taps, neck, fusion, head = DEPTH_CONFIGS[name]
@@ -73,7 +76,7 @@ def depth_anything_config(name: str = "small"):
                                depth_estimation_type="relative")
 
 
-def depth_anything(weights: str | None = None, config: str = "small") -> nn.Module:
+def depth_anything(weights: str | None = None, config: str | dict = "small") -> nn.Module:
     """Depth Anything V2 through transformers: ``weights`` None is a random ``config``; ``"hub"`` fetches
     Depth-Anything-V2-Small (network); a folder is a ``save_pretrained`` copy (offline)."""
     from transformers import DepthAnythingForDepthEstimation
@@ -260,7 +263,7 @@ class MegatronRGBD(nn.Module):
     """Depth Anything + a shared frozen RepViT + the temporal RGB-D head, on clips (B, T, 3, H, W) in [0, 1]."""
 
     def __init__(self, num_frames: int = 20, depth_size: int = 518, depth_weights: str | None = None,
-                 depth_config: str = "small", embedder: str = EMBEDDER, embedder_pretrained: bool = False,
+                 depth_config: str | dict = "small", embedder: str = EMBEDDER, embedder_pretrained: bool = False,
                  d_model: int = 384, n_heads: int = 2, n_layers: int = 1, d_ff: int = 1024, dropout: float = 0.1,
                  max_len: int = 50, freeze: bool = True, num_classes: int = 1, in_chans: int = 3):
         super().__init__()
@@ -270,6 +273,7 @@ class MegatronRGBD(nn.Module):
         if not 1 <= num_frames <= max_len:
             raise InputError(f"num_frames must be 1..{max_len} (the positional encoding's length), got {num_frames}")
         self.num_frames, self.freeze = int(num_frames), bool(freeze)
+        self.weight_sources = {"depth_weights": depth_weights, "embedder_pretrained": embedder_pretrained}
         self.depth = DepthMap(depth_anything(depth_weights, depth_config), depth_size)
         self.embedder = Embedder(embedder, embedder_pretrained)
         if self.embedder.dim != d_model:
@@ -307,6 +311,15 @@ class MegatronRGBD(nn.Module):
         B, T = x.shape[:2]
         rgb, depth = self.embed(x.flatten(0, 1))
         return self.head(rgb.view(B, T, -1), depth.view(B, T, -1), valid)
+
+    def rebuild_kwargs(self, kwargs: dict) -> dict:
+        """``kwargs`` as a checkpoint records them: the weight sources dropped (the checkpoint holds every weight) and,
+        for a depth model from the hub or a folder, its structure written out, so the model rebuilds offline exactly
+        as it was trained."""
+        out = {k: v for k, v in kwargs.items() if k not in self.weight_sources}
+        if self.weight_sources["depth_weights"] is not None:
+            out["depth_config"] = self.depth.net.config.to_dict()
+        return out
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters by part (the zoo's split; training's optimiser takes the trainable ones)."""
