@@ -271,7 +271,7 @@ class Detector:
             slots.setdefault(w, []).append(index)
         full = {k: v for k, v in crops.items() if len(v) >= need}
         short = [{"window": w, "track": t, "frames": [i for i, _ in v], "have": len(v), "need": need,
-                  "missing_frames": [i for i in slots.get(w, []) if i not in {j for j, _ in v}]}
+                  "missing_frames": _without(slots.get(w, []), v)}
                  for (w, t), v in sorted(crops.items()) if len(v) < need]
         clips = []
         if full:
@@ -284,7 +284,7 @@ class Detector:
                 z = self.logits(batch, f"{path} ({len(keys)} clips)")
             clips = [{"window": w, "track": t, "frames": [i for i, _ in full[(w, t)]], "logit": round(float(v), 5),
                       "p_fake": round(float(sigmoid(v)), 5),
-                      **({"masked_frames": [i for i in slots[w] if i not in {j for j, _ in full[(w, t)]}]}
+                      **({"masked_frames": _without(slots[w], full[(w, t)])}
                          if masks else {})} for (w, t), v in zip(keys, z)]
         base = {"kind": "video", "model_kind": "clip", "clip": {"frames": T, "stride": stride,
                                                               **({"min_valid": need} if masks else {})},
@@ -341,6 +341,12 @@ class Detector:
         if not self.trained:
             rec["trained"] = False  # random weights: this verdict means nothing
         return rec
+
+
+def _without(frames: list[int], have: list) -> list[int]:
+    """The window's frames a track has no crop for (``have``: its (frame, crop) pairs)."""
+    got = {j for j, _ in have}
+    return [i for i in frames if i not in got]
 
 
 def media_kind(p: Path) -> str:

@@ -89,16 +89,18 @@ def part_inputs(prep: Prepared, clips: np.ndarray, seed: int = 0) -> dict[str, n
     m = prep.module
     n, T = clips.shape[:2]
     frames = torch.from_numpy(clips.reshape(-1, *clips.shape[2:]))
+    pick = np.linspace(0, len(frames) - 1, min(PARITY_FRAMES, len(frames))).round().astype(int)
     with torch.no_grad():
-        pick = frames[np.linspace(0, len(frames) - 1, min(PARITY_FRAMES, len(frames))).round().astype(int)]
-        depth = m.depth(pick)
-        rgb_e, depth_e = m.embed(frames)
+        depth = m.depth(frames)  # once: the depth part's inputs are some of these frames, the embedder takes all
+        emb = m.embedder(torch.cat([frames, depth]))
+        rgb_e, depth_e = emb[:len(frames)], emb[len(frames):]
         rng = np.random.default_rng(seed)
         valid = torch.from_numpy((rng.random((n, T)) > 0.33).astype(np.float32))
         valid[:, 0] = 1.0  # every clip keeps a valid frame
         valid[: max(1, n // 2)] = 1.0  # and half of them are whole
         packed = pack(rgb_e.view(n, T, -1), depth_e.view(n, T, -1), valid)
-    return {"depth": pick.numpy(), "embedder": torch.cat([pick, depth]).numpy(), "head": packed.numpy()}
+    return {"depth": frames[pick].numpy(), "embedder": torch.cat([frames[pick], depth[pick]]).numpy(),
+            "head": packed.numpy()}
 
 
 def build(prep: Prepared, path: Path, target, opts, ctx) -> dict:
@@ -107,7 +109,7 @@ def build(prep: Prepared, path: Path, target, opts, ctx) -> dict:
     from edge_sdk import load
     from edge_sdk.fileio import atomic_path
 
-    from .verify import compare, reference_logits
+    from .verify import compare, reference_logits, reference_outputs
 
     card = prep.card
     modules = prep.module.parts()
@@ -149,9 +151,7 @@ def build(prep: Prepared, path: Path, target, opts, ctx) -> dict:
                     ref = reference_logits(module, x)
                     result = compare(ref, got.reshape(-1), target)
                 else:
-                    with torch.no_grad():
-                        ref = torch.cat([module(torch.from_numpy(x[i:i + 8])) for i in range(0, len(x), 8)]).numpy()
-                    result = compare_outputs(ref, got, target)
+                    result = compare_outputs(reference_outputs(module, x, batch=8), got, target)
                 parity = {"status": "passed" if result["passed"] else "failed", "backend": backend.name, **result}
             m["parity"] = parity
             manifest.write(m, folder / "manifest.json")

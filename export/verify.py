@@ -17,13 +17,18 @@ from edge_sdk.metrics import auc
 from edge_sdk.pipeline import sigmoid
 
 
-def reference_logits(module, x, batch: int = 16):
-    """The PyTorch model's logits on a float32 batch (numpy), in chunks."""
+def reference_outputs(module, x, batch: int = 16):
+    """The PyTorch module's whole outputs on a float32 batch (numpy), in chunks (a bundle part's depth maps or
+    embeddings)."""
     import torch
 
     with torch.no_grad():
-        return torch.cat([module(torch.from_numpy(x[i:i + batch])).reshape(-1)
-                          for i in range(0, len(x), batch)]).numpy()
+        return torch.cat([module(torch.from_numpy(x[i:i + batch])) for i in range(0, len(x), batch)]).numpy()
+
+
+def reference_logits(module, x, batch: int = 16):
+    """The PyTorch model's logits on a float32 batch (numpy), in chunks."""
+    return reference_outputs(module, x, batch).reshape(-1)
 
 
 def auc_delta(labels, reference: np.ndarray, got: np.ndarray) -> tuple[float | None, float | None]:
