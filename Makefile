@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edge-sdk-installed
 
-.PHONY: bench-m2tr demo zoo docs test install assets bench bench-vit bench-ci clean
+.PHONY: bench-m2tr bench-megatron demo zoo docs test install assets bench bench-vit bench-ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,15 @@ bench-m2tr: assets
 	$(VENV)/bin/edge-sdk bench --models m2tr_b4 --targets $(M2TR_TARGETS) --threads 2 --warmup 2 --runs 10 \
 	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench-m2tr
 	$(VENV)/bin/python -m edge_sdk.benchmarks.m2tr_fusion --pools 1,2,4 --threads 2 --out runs/m2tr_fusion
+
+# Seed 002's Megatron bundle (Depth-Anything-V2-Small at 196 px, RepViT-M0.9, T = 20, random weights): each part per
+# crop and per clip, the whole clip, and end to end (clips/s) on the sample video; then depth cost per resolution.
+MEGATRON_VIDEO ?= $(firstword $(wildcard ../shared/samples/western_real.mp4))
+bench-megatron: assets
+	$(VENV)/bin/edge-sdk bench --models megatron_rgbd --model-kwargs '{"depth_size": 196}' \
+	    --targets torch,onnx-fp32,executorch-fp32 --threads 2 --warmup 2 --runs 10 $(BENCH_DATA) \
+	    $(if $(MEGATRON_VIDEO),--e2e $(MEGATRON_VIDEO)) --cache $(BENCH_CACHE) --out runs/bench-megatron
+	$(VENV)/bin/python -m edge_sdk.benchmarks.megatron_depth --out runs/megatron_depth
 
 # CI's quick bench (.ci/run): B0 and RepViT-M0.9, ONNX and ExecuTorch fp32/int8, 20 runs; fails on a parity
 # regression against the committed baseline (speed is reported as ratios to eager PyTorch, not gated).

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk import targets as target_table
+from edge_sdk.errors import InputError
 from edge_sdk.export.calibration import PACKAGED
 
 from .config import DEFAULT_MODELS, DEFAULT_TARGETS, BenchConfig  # noqa: F401
@@ -81,7 +82,7 @@ class ModelCase:
     """One model: its deployable module, MACs, reference inputs and logits, and its artifact cache folder."""
 
     def __init__(self, name: str, weights: str | None, seed: int, cache: Path, data: str | None, data_limit: int,
-                 batch: int, face_model: str | None = None):
+                 batch: int, face_model: str | None = None, kwargs: dict | None = None):
         import torch
 
         from edge_sdk.export.prepare import prepare
@@ -90,7 +91,8 @@ class ModelCase:
         from .zoo import count_flops
 
         self.name, self.weights, self.seed, self.batch, self.data = name, weights, seed, batch, data
-        self.loaded = load(name, weights=weights, seed=seed)
+        self.kwargs = kwargs or {}
+        self.loaded = load(name, weights=weights, seed=seed, kwargs=self.kwargs)
         if not self.loaded.trained:
             print(f"[bench] {name}: random weights (seed {seed}, no --weights): latency is real, scores are not",
                   file=sys.stderr)
@@ -100,7 +102,11 @@ class ModelCase:
         self.macs_g = count_flops(self.prep.module, self.prep.example()) / 2e9
         self.cache = cache / name
         spec = self.prep.crop
-        self.parity, self.frame, self.box, self.keypoints = self._inputs(spec, data, data_limit, face_model)
+        self.clip = self.loaded.card.kind == "clip"
+        if self.clip:
+            self.parity, self.frame, self.box, self.keypoints = self._clip_inputs(data, data_limit, face_model)
+        else:
+            self.parity, self.frame, self.box, self.keypoints = self._inputs(spec, data, data_limit, face_model)
         reps = -(-batch // len(self.parity.x))
         self.x = np.ascontiguousarray(np.concatenate([self.parity.x] * reps)[:batch])
         # in batches of the torch backend's size: eager M2TR's logits at batch 16 differed by 2.4e-4 from batch 8 and
@@ -139,6 +145,19 @@ class ModelCase:
         return CropSet(spec.to_tensor(rgb), None, {"source": f"random uint8 crops (seed {self.seed})", "crops": 32},
                        rgb=rgb, kinds=["noise"] * 32), frame, *_made_up_face()
 
+    def _clip_inputs(self, data: str | None, limit: int, face_model: str | None):
+        """Clips of the videos in ``data`` (seeded noise clips where it has none, said on stderr), and a made-up
+        frame and face for the pre/post timing (cropping costs the same whatever the frame holds)."""
+        from edge_sdk.export.calibration import RANDOM, model_inputs
+
+        try:
+            clips = model_inputs(data if data is not None else RANDOM, self.prep, limit=min(limit, 16),
+                                 face_model=face_model, parity=True)
+        except InputError as err:
+            print(f"[bench] {self.name}: parity on random clips ({err})", file=sys.stderr)
+            clips = model_inputs(RANDOM, self.prep, limit=8, parity=True)
+        return clips, np.full((720, 1280, 3), 127, np.uint8), *_made_up_face()
+
     def key(self) -> dict:
         """What the cached artifacts depend on (calibration is checked per quantized artifact)."""
         from edge_sdk import __version__
@@ -146,6 +165,7 @@ class ModelCase:
 
         return {"model": self.name, "weights": self.weights,
                 "weights_sha256": sha256(self.weights) if self.weights else None, "seed": None if self.weights else self.seed,
+                **({"kwargs": self.kwargs} if self.kwargs else {}),
                 "edge_sdk": __version__}
 
 
@@ -210,7 +230,7 @@ def export_targets(case: ModelCase, names: list[str], calib: str | None, calib_s
     calib_key = {"calib": None if calib is None else str(calib), "calib_size": calib_size, "variants": True}
     for name in names:
         t = target_table.get(name)
-        path = case.cache / t.name / f"{case.name}{t.suffix}"
+        path = case.cache / t.name / f"{case.name}{'.bundle' if case.loaded.card.bundle else t.suffix}"
         calib_file = path.parent / "bench-calib.json"
         same_calib = not t.calibration or (calib_file.is_file() and json.loads(calib_file.read_text()) == calib_key)
         if same_calib and _cached(path):
@@ -302,6 +322,10 @@ def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict,
            "rss_before_load_mb": r["rss_before_load_mb"],
            "parity": {k: parity.get(k) for k in ("n", "max_abs_logit", "mean_abs_logit", "agreement", "spearman",
                                                   "worst_kind", "passed", "failures", "limits")}}
+    if case.clip:  # latency, img/s and GFLOP/s are per clip of T crops; a bundle's parts are timed on their own
+        row["clip_frames"] = int(case.x.shape[1])
+        if "parts" in r:
+            row["parts"] = r["parts"]
     if not parity["passed"]:
         row["reason"] = "; ".join(parity["failures"])
     gflops = 2 * case.macs_g * case.batch / (lat["p50"] / 1e3)
@@ -342,7 +366,7 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
     work.mkdir(parents=True, exist_ok=True)
     settings = {"threads": cfg.threads, "batch": cfg.batch, "warmup": cfg.warmup, "runs": cfg.runs,
                 "threshold": cfg.threshold, "target_fpr": cfg.target_fpr, "data": data, "calib": calib, "calib_size": cfg.calib_size,
-                "seed": None if cfg.weights else cfg.seed, "weights": cfg.weights,
+                "seed": None if cfg.weights else cfg.seed, "weights": cfg.weights, "model_kwargs": cfg.model_kwargs,
                 "cpus_used": cfg.threads or machine()["cores"]}
     progress(f"[bench] probing the matmul peak ({cfg.threads or 'all'} threads)")
     probe = run_job({"kind": "probe", "threads": cfg.threads, "seconds": probe_seconds}, work)
@@ -351,7 +375,8 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
     results, e2e_results = [], []
     for name in models:
         t0 = time.perf_counter()
-        case = ModelCase(name, cfg.weights, cfg.seed, cache, data, cfg.data_limit, cfg.batch)
+        case = ModelCase(name, cfg.weights, cfg.seed, cache, data, cfg.data_limit, cfg.batch,
+                         kwargs=json.loads(cfg.model_kwargs) if cfg.model_kwargs else None)
         open_cache(case, case.key())
         progress(f"[bench] {name}: {case.params_m:.2f} M params, {case.macs_g:.3f} GMACs, "
                  f"{len(case.parity.x)} parity crops ({time.perf_counter() - t0:.1f} s)")
@@ -416,7 +441,9 @@ def _e2e(name: str, rows: dict, video: str, wanted: str, threads: int | None, ou
         return {"model": name, "target": target, "status": "failed", "reason": f"{type(err).__name__}: {err}"[:500]}
     return {"model": name, "target": target, "status": "ok", "video": str(video), "fps": r["pipelined"]["fps_median"],
             "frames": r["pipelined"]["frames"], "stage_ms": r["pipelined"]["stage_ms_of_best"],
-            "isolated_stage_ms": {k: v["mean"] for k, v in r["isolated"]["stage_ms"].items()}}
+            "isolated_stage_ms": {k: v["mean"] for k, v in r["isolated"]["stage_ms"].items()},
+            **({k: r["pipelined"][k] for k in ("clips_scored", "clips_per_s")} if "clips_per_s" in r["pipelined"]
+               else {})}
 
 
 # ---------------------------------------------------------------------------------------------- outputs
@@ -480,16 +507,30 @@ def to_markdown(doc: dict) -> str:
             lines.append(f"| {s['model']} | {s['macs_g']:.3f} | {_f(pub.get('macs_g'))} | {_f(s['torch_p50'])} | "
                          f"{s['fastest']} | {s['fastest_p50']:.2f} | "
                          f"{_f(s['speedup'], '.1f')}{'x' if s['speedup'] else ''} | {where} |")
+    parts = [r for r in doc["results"] if r.get("parts")]
+    if parts:
+        lines += ["", "| model | target | depth ms per crop | embedder ms per crop (RGB and depth each) | head ms per "
+                  "clip | whole clip p50 ms | frames per clip |", "|---|---|---|---|---|---|---|"]
+        for r in parts:
+            p = r["parts"]
+            lines.append(f"| {r['model']} | {r['target']} | {p['depth']['per_crop_ms']:.2f} | "
+                         f"{p['embedder']['per_crop_ms']:.2f} | {p['head']['per_clip_ms']['p50']:.2f} | "
+                         f"{r['latency_ms']['p50']:.2f} | {r['clip_frames']} |")
+        lines += ["", "A bundle's rows above time one clip of T crops (img/s there is clips/s); here each part alone "
+                  "on that clip's inputs (the depth model on T crops, the embedder on T crops and T depth maps)."]
     if doc.get("e2e"):
-        lines += ["", "| model | artifact | end-to-end frames/s | decode ms | detect ms | crop ms | model ms |",
-                  "|---|---|---|---|---|---|---|"]
+        clips = any("clips_per_s" in e for e in doc["e2e"])
+        lines += ["", "| model | artifact | end-to-end frames/s | decode ms | detect ms | crop ms | model ms |"
+                  + (" head ms | clips/s |" if clips else ""), "|---|---|---|---|---|---|---|" + ("---|---|" if clips else "")]
         for e in doc["e2e"]:
             if e["status"] != "ok":
-                lines.append(f"| {e['model']} | {e.get('target', '-')} | {e['status']}: {e['reason'][:80]} | | | | |")
+                lines.append(f"| {e['model']} | {e.get('target', '-')} | {e['status']}: {e['reason'][:80]} | | | | |"
+                             + (" | |" if clips else ""))
                 continue
             st = e["isolated_stage_ms"]
             lines.append(f"| {e['model']} | {e['target']} | {e['fps']:.1f} | {st['decode']:.2f} | {st['detect']:.2f} | "
-                         f"{st['crop']:.2f} | {st['model']:.2f} |")
+                         f"{st['crop']:.2f} | {st['model']:.2f} |"
+                         + (f" {_f(st.get('head'))} | {_f(e.get('clips_per_s'), '.1f')} |" if clips else ""))
     if doc.get("gate"):
         from .gate import to_markdown as gate_md
 

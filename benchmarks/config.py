@@ -42,6 +42,9 @@ class BenchConfig:
     """checkpoint (with exactly one model); None: random initialisation (said on stderr)"""
     seed: int = 0
     """random-init seed when no --weights"""
+    model_kwargs: Optional[str] = None
+    """JSON object of model kwargs for a random initialisation (with exactly one model), e.g. '{"depth_size": 196}'
+    for megatron_rgbd; a checkpoint's own (--weights) win"""
     e2e: Optional[str] = None
     """also frames/s of the whole pipeline on this video"""
     e2e_target: str = "onnx-fp32"
@@ -76,6 +79,16 @@ class BenchConfig:
         self.targets = tuple(comma_list(self.targets)) or DEFAULT_TARGETS
         if self.weights and len(self.models) != 1:
             raise InputError(f"--weights {self.weights}: give exactly one model with it (got {len(self.models)})")
+        if self.model_kwargs is not None:
+            import json
+
+            try:
+                kw = json.loads(self.model_kwargs)
+            except json.JSONDecodeError as err:
+                raise InputError(f"--model-kwargs {self.model_kwargs!r}: not JSON ({err})") from None
+            if not isinstance(kw, dict) or len(self.models) != 1:
+                raise InputError(f"--model-kwargs {self.model_kwargs!r}: a JSON object, with exactly one model (got "
+                                 f"{len(self.models)})")
         for opt, v, lo in (("--batch", self.batch, 1), ("--runs", self.runs, 1), ("--warmup", self.warmup, 0),
                            ("--threads", self.threads, 1), ("--data-limit", self.data_limit, 1),
                            ("--calib-size", self.calib_size, 1)):

@@ -134,17 +134,37 @@ def measure(job: dict) -> dict:
         outputs = backend.predict(parity_x)
         latency = _time(lambda: backend.predict(x), job["warmup"], job["runs"])
         frame = np.load(job["frame"])
-        box, kp, spec, n = tuple(job["box"]), job.get("keypoints"), backend.crop, x.shape[0]
+        box, kp, spec = tuple(job["box"]), job.get("keypoints"), backend.crop
+        shape = x.shape[:-3]  # (N,) crops or (N, T) clips
 
         def end_to_end():  # what a caller of the runtime pays per batch of faces: crop, normalise, run, sigmoid
-            batch = spec.to_tensor(np.stack([spec.crop(frame, box, kp) for _ in range(n)]))
-            return 1 / (1 + np.exp(-backend.predict(batch)))
+            batch = spec.to_tensor(np.stack([spec.crop(frame, box, kp) for _ in range(int(np.prod(shape)))]))
+            return 1 / (1 + np.exp(-backend.predict(batch.reshape(*shape, *batch.shape[1:]))))
 
         with_prepost = _time(end_to_end, max(1, job["warmup"] // 2), max(5, job["runs"] // 2))
+        parts = bundle_parts(backend, x[:1], job["warmup"], job["runs"]) if hasattr(backend, "embed") else None
         return {"ok": True, "backend": backend.name, "device": backend.device, "load_s": load_s,
                 "latency_ms": stats_ms(latency), "with_prepost_ms": stats_ms(with_prepost),
                 "outputs": [float(v) for v in outputs], "rss_start_mb": rss_start, "rss_before_load_mb": rss_before,
-                "peak_rss_mb": peak_rss_mb(), "cpus": job.get("cpus")}
+                "peak_rss_mb": peak_rss_mb(), "cpus": job.get("cpus"), **({"parts": parts} if parts else {})}
+
+
+def bundle_parts(backend, clip, warmup: int, runs: int) -> dict:
+    """Each part of a bundle on one clip's inputs: the depth model on its T crops, the embedder on their T crops and
+    T depth maps, the head on the packed clip; per clip and per crop (ms)."""
+    import numpy as np
+
+    st = backend.stages(clip)
+    frames = np.ascontiguousarray(clip[0])
+    both = np.ascontiguousarray(np.concatenate([frames, st["depth"]]))
+    calls = {"depth": (lambda: backend.parts["depth"].outputs(frames), len(frames)),
+             "embedder": (lambda: backend.parts["embedder"].outputs(both), len(both)),
+             "head": (lambda: backend.parts["head"].predict(st["packed"]), None)}
+    out = {}
+    for name, (fn, crops) in calls.items():
+        s = stats_ms(_time(fn, max(1, warmup // 2), max(5, runs // 2)))
+        out[name] = {"per_clip_ms": s, **({"crops": crops, "per_crop_ms": s["p50"] / crops} if crops else {})}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -577,30 +577,35 @@ def train(cfg: TrainConfig, resume: bool = False, progress=None) -> dict:
 _SCORED: dict[tuple, dict] = {}  # (checkpoint, its mtime, index, split, pseudo-fakes, seed) -> metrics, this process
 
 
-def checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str = "val") -> dict:
+def checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str = "val", clips: int | None = None) -> dict:
     """A checkpoint's metrics on ``split`` of ``cfg.index``, at the size it was trained at, with the same pseudo-fakes
     (same seed) as training validated on: teacher, distilled and plain student are scored on the same faces.
-    A teacher compared with several students is scored once."""
-    key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns, str(cfg.index), split, cfg.pseudo_fakes, cfg.seed)
+    ``clips``: a frame model is scored per clip of that many frames (its mean logit over the clip), on the clips a
+    clip model of that length is scored on. A teacher compared with several students is scored once."""
+    key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns, str(cfg.index), split, cfg.pseudo_fakes, cfg.seed,
+           clips)
     if key not in _SCORED:
-        _SCORED[key] = _checkpoint_metrics(path, cfg, split)
+        _SCORED[key] = _checkpoint_metrics(path, cfg, split, clips)
     return dict(_SCORED[key])
 
 
 @torch.no_grad()
-def _checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str) -> dict:
+def _checkpoint_metrics(path: str | Path, cfg: TrainConfig, split: str, clips: int | None = None) -> dict:
     model, name = load_teacher(str(path))
     rows, kw = read_rows(cfg.index, split), dict(pseudo_fakes=cfg.pseudo_fakes, seed=cfg.seed, paired=True)
     video = is_clip_model(name)
-    if video:  # a video model is scored per clip: each clip as it is and self-blended throughout
-        ds = ClipDataset(rows, model.train_size, *model_norm(model), frames=model.num_frames, **kw)
+    if video or clips:  # scored per clip: each clip as it is and self-blended throughout
+        ds = ClipDataset(rows, model.train_size, *model_norm(model), frames=model.num_frames if video else clips, **kw)
     else:
         ds = CropDataset(rows, model.train_size, *model_norm(model), **kw)
-    loader = torch.utils.data.DataLoader(ds, batch_size=8 if video else 64)
-    z = torch.cat([model(x).reshape(-1) for x, _, _ in loader]).numpy()
+    loader = torch.utils.data.DataLoader(ds, batch_size=8 if video or clips else 64)
+    if video or not clips:
+        z = torch.cat([model(x).reshape(-1) for x, _, _ in loader]).numpy()
+    else:  # a frame model's clip score: the mean of its frames' logits
+        z = torch.cat([model(x.flatten(0, 1)).view(len(x), -1).mean(1) for x, _, _ in loader]).numpy()
     y = ds.labels() if ds.paired else np.asarray([r["label"] for r in ds.rows])
     return {"model": name, "img_size": model.train_size, "params": sum(q.numel() for q in model.parameters()),
-            "scored": f"{len(y)} {'clips' if video else 'crops'}", **metrics(y, z)}
+            "scored": f"{len(y)} {'clips' if video or clips else 'crops'}", **metrics(y, z)}
 
 
 def artifact_metrics(path: str | Path, index: str | Path, pseudo_fakes: str | None = None, seed: int = 0,

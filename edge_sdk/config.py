@@ -70,8 +70,12 @@ class RuntimeOptions:
     """no progress display"""
     verbose: bool = False
     """show third-party libraries' log lines (MediaPipe, LiteRT, ...)"""
+    min_valid: Optional[int] = None
+    """a clip model that masks frames (a bundle): the fewest of a clip's T frames with a face that still make a
+    clip (a detect window's; camera: a face track's last T); None: the bundle manifest's (half of T)"""
 
     def __post_init__(self):
+        check_range("--min-valid", self.min_valid, 1)
         check_range("--threshold", self.threshold, 0, 1)
         check_range("--min-confidence", self.min_confidence, 0, 1, allow_none=False)
 
@@ -106,13 +110,9 @@ class DetectConfig(RuntimeOptions):
     """instead of --frames: frames at this rate"""
     aggregate: Literal["mean", "vote", "confident", "segment"] = "confident"
     """how frame (or clip) scores of a face track become its video score"""
-    min_valid: Optional[int] = None
-    """a clip model that masks frames (a bundle): the fewest of a window's T frames with a face that still make a
-    clip; None: the bundle manifest's (half of T)"""
 
     def __post_init__(self):
         super().__post_init__()
-        check_range("--min-valid", self.min_valid, 1)
         if not self.paths:
             raise InputError("detect: give at least one image, video or folder")
         check_range("--frames", self.frames, 1, allow_none=False)

@@ -105,6 +105,10 @@ class Detector:
         """The artifact's logits for a batch (``valid``: which clip frames hold a face, for a model that masks the
         others); a NaN or infinite logit is an error naming ``what`` and the artifact."""
         out = self.backend.predict(batch) if valid is None else self.backend.predict_masked(batch, valid)
+        return self.finite(out, what)
+
+    def finite(self, out: np.ndarray, what: str) -> np.ndarray:
+        """``out`` when every logit is finite, else the error naming ``what`` and the artifact."""
         bad = ~np.isfinite(out)
         if bad.any():
             raise NonFiniteLogit(f"{what}: the artifact {self.backend.path.name} returned {out[bad][0]} for "

@@ -209,6 +209,10 @@ class ClipBuffers:
     def have(self, track: int) -> int:
         return len(self.crops.get(track, ()))
 
+    @property
+    def need(self) -> int:
+        return self.frames
+
     def clip(self, track: int) -> np.ndarray:
         return np.stack(self.crops[track])
 
@@ -218,10 +222,62 @@ class ClipBuffers:
         self.seen = {t: c for t, c in self.seen.items() if t in alive}
 
 
+class MaskedClips:
+    """For a bundle (a clip model that masks frames): per face track, the last T frame slots ``stride`` frames apart,
+    each holding the face's embedding (the depth model and the embedder ran once, on that frame's crop) or nothing
+    when the track had no face in that frame: masked by the head, never invented. A track is scored at each slot
+    with its face once T slots have passed and at least ``min_valid`` of them hold a face."""
+
+    def __init__(self, frames: int, stride: int, min_valid: int):
+        self.frames, self.stride, self.min_valid = frames, stride, min_valid
+        self.slots: dict[int, collections.deque] = {}  # track -> (frame index, embedding or None)
+        self.seen: dict[int, int] = {}
+
+    def due(self, tracks, found: list[int]) -> list[int]:
+        """Advance every live track by one frame; the found tracks whose slot this frame is (their crops to embed).
+        A live track without a face in a slot frame gets an empty (masked) slot."""
+        due, found_set = [], set(found)
+        self.slots = {t: q for t, q in self.slots.items() if t in tracks}
+        self.seen = {t: n for t, n in self.seen.items() if t in tracks}
+        for t in list(tracks):
+            if t not in found_set and t not in self.seen:
+                continue
+            n = self.seen.get(t, 0)
+            self.seen[t] = n + 1
+            if n % self.stride == 0:
+                if t in found_set:
+                    due.append(t)
+                else:
+                    self.slots[t].append(None)
+        return due
+
+    def add(self, track: int, frame: int, embedding: np.ndarray) -> bool:
+        q = self.slots.setdefault(track, collections.deque(maxlen=self.frames))
+        q.append((frame, embedding))
+        return len(q) == self.frames and self.have(track) >= self.min_valid
+
+    def have(self, track: int) -> int:
+        return sum(s is not None for s in self.slots.get(track, ()))
+
+    @property
+    def need(self) -> int:
+        return self.min_valid
+
+    def clip(self, track: int, dim: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """(T, dim) embeddings (zeros where masked), (T,) validity, and the masked slots' positions."""
+        q = list(self.slots[track])
+        emb, valid = np.zeros((len(q), dim), np.float32), np.zeros(len(q), np.float32)
+        for k, s in enumerate(q):
+            if s is not None:
+                emb[k], valid[k] = s[1], 1.0
+        return emb, valid, [k for k, s in enumerate(q) if s is None]
+
+
 def run_stream(source, model, out: str | Path | None = None, show: bool = False, jsonl: str | Path | None = None,
                live: bool | None = None, max_frames: int | None = None, smooth: float = 0.3,
                face_model: str | None = None, min_confidence: float = 0.5, threshold: float | None = None,
-               stall_timeout: float = 5.0, stall_limit: float = 30.0, capture=None, progress: bool = False) -> dict:
+               stall_timeout: float = 5.0, stall_limit: float = 30.0, capture=None, progress: bool = False,
+               min_valid: int | None = None) -> dict:
     """Score every frame the source hands over; returns a summary (see the README's ``camera`` section).
 
     ``out``: annotated video (headless). ``show``: an OpenCV window (q or Esc stops). ``jsonl``: one line per
@@ -229,7 +285,9 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
     ends when the source ends, after ``max_frames``, when no frame came for ``stall_limit`` seconds (a warning
     every ``stall_timeout``), on q/Esc or Ctrl-C; the annotated video then holds every processed frame and is
     complete. A clip model scores each face track once it has T crops (``stride`` frames apart), then at every
-    new crop; until then the track shows as collecting.
+    new crop; until then the track shows as collecting. A bundle embeds each crop once and keeps the track's last T
+    frame slots, a frame where the track has no face masked (``min_valid``: the fewest faces of T that are scored;
+    None: the bundle's own); its records give ``masked``, how many of the clip's T frames were.
     """
     import cv2
 
@@ -252,13 +310,19 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
     processed, status, message = 0, "ended", ""
     writer = None
     t_start = time.perf_counter()
-    with Detector(model, face_model=face_model, min_confidence=min_confidence, threshold=threshold) as det, \
+    with Detector(model, face_model=face_model, min_confidence=min_confidence, threshold=threshold,
+                  min_valid=min_valid) as det, \
             FaceDetector(face_model, min_confidence, mode="video") as faces, \
             FrameSource(source, live=live, capture=capture) as src, \
             (LineWriter(jsonl) if jsonl is not None else contextlib.nullcontext()) as lines, \
             CtrlC(notice=lambda: print("edge-sdk camera: Ctrl-C: stopping after this frame", file=sys.stderr)) as stop:
         clips = ClipBuffers(int(det.clip["frames"]), int(det.clip["stride"])) if det.clip else None
+        masked = None
+        if clips is not None and getattr(det.backend, "masks", False) and hasattr(det.backend, "embed"):
+            T = int(det.clip["frames"])
+            masked = MaskedClips(T, int(det.clip["stride"]), min(T, det.min_valid or det.backend.min_valid))
         clip_logit: dict[int, float] = {}
+        clip_masked: dict[int, int] = {}
         if out is not None:
             writer = VideoWriter(out, src.fps)
         try:
@@ -296,27 +360,48 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
                         f.track = tid
                         per_track.setdefault(tid, []).append(f.prob)
                         records.append({**f.to_dict(), "p_smooth": round(smoothed[tid], 5)})
-                else:
-                    ids = tracker.update([f.box for f in found])
-                    clips.keep(tracker.tracks)
-                    ready = [tid for f, tid in zip(found, ids) if clips.add(tid, det.crop.crop(rgb, f.box, f.keypoints))]
-                    t_m = time.perf_counter()
-                    if ready:
-                        z = det.logits(np.stack([det.crop.to_tensor(clips.clip(t)) for t in ready]), what)
-                        for tid, v in zip(ready, z):
-                            clip_logit[tid] = float(v)
-                            per_track.setdefault(tid, []).append(float(sigmoid(v)))
+                else:  # a clip model: each track scored over its last T crops (a bundle: T embedded slots)
+                    if masked is None:
+                        ids = tracker.update([f.box for f in found])
+                        clips.keep(tracker.tracks)
+                        ready = [tid for f, tid in zip(found, ids)
+                                 if clips.add(tid, det.crop.crop(rgb, f.box, f.keypoints))]
+                        t_m = time.perf_counter()
+                        z = det.logits(np.stack([det.crop.to_tensor(clips.clip(t)) for t in ready]), what) \
+                            if ready else []
+                    else:  # embed each due crop once; the head over the track's T slots, empty ones masked
+                        found = found if det.all_faces else found[:1]
+                        ids = tracker.update([f.box for f in found])
+                        due = masked.due(tracker.tracks, ids)
+                        t_c = time.perf_counter()
+                        crops = {tid: det.crop.to_tensor(det.crop.crop(rgb, f.box, f.keypoints)[None])[0]
+                                 for f, tid in zip(found, ids) if tid in due}
+                        t_m = time.perf_counter()
+                        st["crop"], ready, z = t_m - t_c, [], []
+                        if crops:
+                            emb = det.backend.embed(np.stack(list(crops.values())))
+                            ready = [t for t, e in zip(crops, emb) if masked.add(t, frame.index, e)]
+                        if ready:
+                            built = [masked.clip(t, emb.shape[1]) for t in ready]
+                            z = det.finite(det.backend.head(np.stack([b[0] for b in built]),
+                                                            np.stack([b[1] for b in built])), what)
+                            clip_masked.update({t: len(b[2]) for t, b in zip(ready, built)})
+                    for tid, v in zip(ready, z):
+                        clip_logit[tid] = float(v)
+                        per_track.setdefault(tid, []).append(float(sigmoid(v)))
                     st["model"] = time.perf_counter() - t_m
                     smoothed = smoother.update({t: float(sigmoid(clip_logit[t])) for t in ready})
+                    buffers = clips if masked is None else masked
                     for f, tid in zip(found, ids):
                         rec = {"box": [round(v, 1) for v in f.box], "det_score": round(f.score, 4), "track": tid}
                         if tid in clip_logit:
                             p = float(sigmoid(clip_logit[tid]))
                             rec.update(logit=round(clip_logit[tid], 5), p_fake=round(p, 5),
-                                       p_smooth=round(smoothed.get(tid, smoother.state.get(tid, (p,))[0]), 5))
+                                       p_smooth=round(smoothed.get(tid, smoother.state.get(tid, (p,))[0]), 5),
+                                       **({"masked": clip_masked[tid]} if tid in clip_masked else {}))
                         else:
-                            rec.update(p_fake=None, status="collecting", have=clips.have(tid), need=clips.frames,
-                                       label=f"clip {clips.have(tid)}/{clips.frames}")
+                            rec.update(p_fake=None, status="collecting", have=buffers.have(tid), need=buffers.need,
+                                       label=f"clip {buffers.have(tid)}/{buffers.frames}")
                         records.append(rec)
                 st["decode"] = frame.decode_ms / 1e3 + t1 - t0
                 st["detect"] = t2 - t1
@@ -372,7 +457,9 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
         "score": score, "tracks": tracks, "jsonl": None if jsonl is None else str(jsonl),
     }
     if det.clip:
-        summary["clip"] = dict(det.clip)
+        summary["clip"] = {**det.clip, **({"min_valid": masked.min_valid} if masked is not None else {})}
+        summary["clips_scored"] = sum(len(p) for p in per_track.values())
+        summary["clips_per_s"] = round(summary["clips_scored"] / seconds, 2) if seconds > 0 else None
     if not det.trained:
         summary["trained"] = False
         summary["warning"] = "the artifact holds random weights: the verdicts mean nothing"

@@ -155,6 +155,29 @@ def labelled_clips(index: Path, folder: Path) -> Path:
     return lab
 
 
+MEGATRON_KW = {"num_frames": 4, "depth_size": 56, "depth_config": "tiny"}
+# the bundle's tests: timm's 0.1M-parameter test EfficientNet as the embedder (256-d) keeps four exports quick; the
+# RepViT-M0.9 embedder itself exports as the students do (tests/test_export.py)
+MEGATRON_BUNDLE_KW = {**MEGATRON_KW, "embedder": "test_efficientnet", "d_model": 256, "d_ff": 256}
+MEGATRON_TARGETS = ["onnx-fp32", "executorch-fp32", "tensorrt-fp16", "coreml-fp16"]
+
+
+@pytest.fixture(scope="session")
+def megatron_bundle(tmp_path_factory, sample_clip):
+    """A tiny Megatron (seed 0) saved as a checkpoint and exported as a bundle to MEGATRON_TARGETS, the sample clip
+    as its parity data: (records by target, checkpoint, root folder; root/videos holds the clip)."""
+    import torch
+
+    from edge_sdk.models import create_model
+
+    root = tmp_path_factory.mktemp("megatron")
+    torch.manual_seed(0)
+    model = create_model("megatron_rgbd", **MEGATRON_BUNDLE_KW)
+    recs, ckpt = export_checkpoint(root, model, "megatron_rgbd", MEGATRON_BUNDLE_KW, 64, sample_clip, MEGATRON_TARGETS,
+                                   trt_ops_table=str(shared_path("fixtures", "tensorrt10_onnx_operators.csv")))
+    return recs, ckpt, root
+
+
 def export_checkpoint(root: Path, model, name: str, kwargs: dict, img_size: int, sample_clip, formats: list[str],
                       **export_kw) -> tuple[dict, Path]:
     """Save ``model`` as a training checkpoint (name, kwargs, size), export it to ``formats`` with the sample clip as

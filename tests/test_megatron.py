@@ -12,14 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import export_checkpoint, shared_path
+from tests.conftest import MEGATRON_BUNDLE_KW as BUNDLE_KW
+from tests.conftest import MEGATRON_KW, MEGATRON_TARGETS
 
-KW = {"num_frames": 4, "depth_size": 56, "depth_config": "tiny"}
-# the bundle's tests: timm's 0.1M-parameter test EfficientNet as the embedder (256-d) keeps four exports quick; the
-# RepViT-M0.9 embedder itself exports as the students do (tests/test_export.py)
-BUNDLE_KW = {**KW, "embedder": "test_efficientnet", "d_model": 256, "d_ff": 256}
+KW = MEGATRON_KW
 D = BUNDLE_KW["d_model"]
-TARGETS = ["onnx-fp32", "executorch-fp32", "tensorrt-fp16", "coreml-fp16"]
+TARGETS = MEGATRON_TARGETS
 
 
 def _head(layers: int = 1, seed: int = 0):
@@ -140,16 +138,9 @@ def test_bad_inputs_are_refused():
         m(torch.rand(1, 5, 3, 64, 64))
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory, sample_clip):
-    from edge_sdk.models import create_model
-
-    root = tmp_path_factory.mktemp("megatron")
-    torch.manual_seed(0)
-    model = create_model("megatron_rgbd", **BUNDLE_KW)
-    recs, ckpt = export_checkpoint(root, model, "megatron_rgbd", BUNDLE_KW, 64, sample_clip, TARGETS,
-                                   trt_ops_table=str(shared_path("fixtures", "tensorrt10_onnx_operators.csv")))
-    return recs, ckpt, root
+@pytest.fixture
+def bundle(megatron_bundle):
+    return megatron_bundle
 
 
 def _manifest(path) -> dict:
@@ -271,9 +262,12 @@ def test_detect_masks_frames_without_a_face(bundle, sample_clip, tmp_path):
 
 
 def test_detect_cli_takes_min_valid_and_camera_runs_the_bundle(bundle, sample_clip, tmp_path):
+    """camera embeds each crop once and scores a track over its last T frame slots; a frame where the track has no
+    face is a masked slot (the same logit as detect's masked clip), and --min-valid applies as in detect."""
     import subprocess
     import sys
 
+    from edge_sdk.pipeline import Detector
     from edge_sdk.stream import run_stream
 
     recs, _, _ = bundle
@@ -281,13 +275,50 @@ def test_detect_cli_takes_min_valid_and_camera_runs_the_bundle(bundle, sample_cl
     out = subprocess.run([sys.executable, "-m", "edge_sdk", "detect", str(sample_clip), "--model", path,
                           "--min-valid", "0", "--quiet"], capture_output=True, text=True)
     assert out.returncode == 2 and "--min-valid 0" in out.stderr
+    video = tmp_path / "gap.mp4"
+    _video_with_black_frames(sample_clip, video, 8, {1})
     jsonl = tmp_path / "f.jsonl"
-    summary = run_stream(sample_clip, path, jsonl=jsonl, live=False, max_frames=8)
-    assert summary["clip"] == {"frames": 4, "stride": 1}
+    summary = run_stream(video, path, jsonl=jsonl, live=False, max_frames=8)
+    assert summary["clip"] == {"frames": 4, "stride": 1, "min_valid": 2}
     frames = [json.loads(x) for x in jsonl.read_text().splitlines()]
-    assert frames[0]["faces"][0]["status"] == "collecting"
-    scored = [f for f in frames if f["faces"] and f["faces"][0].get("p_fake") is not None]
-    assert scored and scored[0]["frame"] == 3 and 0 <= scored[0]["faces"][0]["p_fake"] <= 1
+    assert frames[0]["faces"][0]["status"] == "collecting" and frames[1]["faces"] == []
+    scored = {f["frame"]: f["faces"][0] for f in frames if f["faces"] and f["faces"][0].get("p_fake") is not None}
+    # frame 3 closes the slots 0-3 (frame 1 masked), frames 4-7 slide on; from frame 5 no slot is masked
+    assert sorted(scored) == [3, 4, 5, 6, 7] and scored[3]["masked"] == 1 and scored[4]["masked"] == 1
+    assert scored[5]["masked"] == 0 and summary["clips_scored"] == 5
+    with Detector(path) as det:
+        rec = det.path(video, frames=8)
+    assert scored[3]["logit"] == pytest.approx(rec["clips"][0]["logit"], abs=1e-4)
+    assert scored[7]["logit"] == pytest.approx(rec["clips"][1]["logit"], abs=1e-4)
+    # every frame needed: the masked slots keep the track collecting until frame 5
+    strict = tmp_path / "s.jsonl"
+    run_stream(video, path, jsonl=strict, live=False, max_frames=8, min_valid=4)
+    first = next(json.loads(x) for x in strict.read_text().splitlines()
+                 if json.loads(x)["faces"] and json.loads(x)["faces"][0].get("p_fake") is not None)
+    assert first["frame"] == 5
+
+
+def test_bench_times_the_bundle_per_part_per_clip_and_end_to_end(bundle, sample_clip, tmp_path):
+    from edge_sdk.benchmarks import bench as bench_mod
+
+    _, ckpt, root = bundle
+    doc = bench_mod.bench(models=["megatron_rgbd"], weights=str(ckpt), targets=["torch", "onnx-fp32"], threads=1,
+                          warmup=1, runs=3, data=str(root / "videos"), out=tmp_path / "b", e2e=str(sample_clip),
+                          progress=lambda *a: None)
+    rows = {r["target"]: r for r in doc["results"]}
+    onnx = rows["onnx-fp32"]
+    assert onnx["status"] == "ok" and onnx["clip_frames"] == 4 and onnx["parity"]["max_abs_logit"] < 1e-3, onnx
+    assert onnx["parity"]["n"] >= 2 and rows["torch"]["status"] == "ok"
+    p = onnx["parts"]
+    assert p["depth"]["crops"] == 4 and p["embedder"]["crops"] == 8 and "crops" not in p["head"]
+    assert all(p[k]["per_clip_ms"]["p50"] > 0 for k in p)
+    # the whole clip costs at least its depth maps and embeddings
+    assert onnx["latency_ms"]["p50"] > 0.5 * (p["depth"]["per_clip_ms"]["p50"] + p["embedder"]["per_clip_ms"]["p50"])
+    e = doc["e2e"][0]
+    assert e["status"] == "ok" and e["frames"] == 45 and e["isolated_stage_ms"]["head"] > 0, e
+    assert 1 <= e["clips_scored"] <= 42 and e["clips_per_s"] > 0  # a track scores from its 4th frame on
+    md = (tmp_path / "b" / "bench.md").read_text()
+    assert "depth ms per crop" in md and "clips/s" in md
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -326,6 +357,29 @@ def test_training_caches_embeddings_so_a_second_epoch_runs_neither_network(index
     torch.manual_seed(9)
     other = Trainer(_megatron_cfg(lab, tmp_path / "m", epochs=1, model_kwargs={**BUNDLE_KW, "depth_size": 28}))
     assert other.embeddings.path != again.embeddings.path and len(other.embeddings) == 0
+
+
+def test_two_ranks_train_the_head_alike_and_leave_the_frozen_parts(index, tmp_path):
+    """DDP (gloo, two ranks) as for the frame models: the head's parameters end identical on both ranks and moved;
+    the depth model and the embedder stay as built; rank 0 alone writes the checkpoint and the embedding cache."""
+    from dataclasses import asdict
+
+    from edge_sdk.distill.train import Trainer, TrainConfig
+    from tests.conftest import labelled_clips
+    from tests.test_train import _free_port, _rank
+
+    lab = labelled_clips(index, tmp_path)
+    cfg = asdict(_megatron_cfg(lab, tmp_path / "ddp", epochs=1))
+    torch.multiprocessing.spawn(_rank, args=(2, _free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
+    w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    start = Trainer(TrainConfig(**cfg)).module.state_dict()
+    head = [k for k in w0 if k.startswith("head.")]
+    assert head and all(torch.equal(w0[k], w1[k]) for k in head)
+    assert any(not torch.equal(start[k], w0[k]) for k in head if w0[k].is_floating_point())
+    frozen = [k for k in w0 if not k.startswith("head.")]
+    assert frozen and all(torch.equal(start[k], w0[k]) and torch.equal(start[k], w1[k]) for k in frozen)
+    assert (tmp_path / "ddp" / "best.pt").is_file()
+    assert len(list((tmp_path / "ddp" / "embedding_cache").glob("embeddings-*.pt"))) == 1
 
 
 def test_distillation_both_ways_between_megatron_and_a_frame_model(index, tmp_path):

@@ -92,6 +92,49 @@ def test_runtime_extra_alone_runs_onnx_without_torch(runtime_venv, b0_artifacts,
     assert not foreign, foreign
 
 
+BUNDLE_SCRIPT = r"""
+import json, sys
+import numpy as np
+import edge_sdk
+from edge_sdk.pipeline import detect
+
+bundle, video, clips, valid = sys.argv[1:5]
+records = detect([video], bundle, frames=8, progress=False)
+with edge_sdk.load(bundle) as backend:
+    logits = backend.predict_masked(np.load(clips), np.load(valid)).tolist()
+heavy = sorted(m for m in ("torch", "torchvision", "timm", "transformers", "executorch") if m in sys.modules)
+print(json.dumps({"records": records, "logits": logits, "heavy_modules": heavy}))
+"""
+
+
+def test_runtime_extra_alone_runs_a_megatron_bundle(runtime_venv, megatron_bundle, sample_clip, tmp_path):
+    """Seed 002's bundle (ONNX depth model, embedder, temporal head) on a device install: detect on a video and
+    masked clips, with no torch or transformers, and the same logits as the full install."""
+    from edge_sdk.pipeline import Detector
+
+    import edge_sdk
+
+    recs, _, _ = megatron_bundle
+    path = recs["onnx-fp32"]["path"]
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "clips.npy", rng.random((2, 4, 3, 64, 64), dtype=np.float32))
+    np.save(tmp_path / "valid.npy", np.array([[1, 1, 1, 1], [1, 0, 1, 0]], np.float32))
+    done = subprocess.run([str(runtime_venv), "-c", BUNDLE_SCRIPT, path, str(sample_clip), str(tmp_path / "clips.npy"),
+                           str(tmp_path / "valid.npy")], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["heavy_modules"] == [], f"the runtime imported {out['heavy_modules']}"
+    (rec,) = out["records"]
+    assert rec["ok"] and rec["model_kind"] == "clip" and rec["clips"], rec
+    with Detector(path) as det:
+        here = det.path(sample_clip, frames=8)
+    assert [c["logit"] for c in rec["clips"]] == pytest.approx([c["logit"] for c in here["clips"]], abs=1e-5)
+    with edge_sdk.load(path) as b:
+        np.testing.assert_allclose(out["logits"], b.predict_masked(np.load(tmp_path / "clips.npy"),
+                                                                   np.load(tmp_path / "valid.npy")), atol=1e-5)
+
+
 OV_SCRIPT = r"""
 import json, sys
 import numpy as np

@@ -378,15 +378,22 @@ def test_clip_video_teacher_trains_on_clips_and_distils_into_a_frame_student(ind
         Trainer(TrainConfig(**{**student.__dict__, "teacher_mode": "online", "out": str(tmp_path / "x")}))
 
 
-def test_distilled_student_is_within_003_auc_of_a_teacher_above_09(tmp_path_factory):
+@pytest.fixture(scope="module")
+def evidence_index(tmp_path_factory):
+    from edge_sdk.distill.evidence import build_index
+
+    root = tmp_path_factory.mktemp("evidence")
+    return build_index([str(shared_path("samples", "western_fake.mp4"))],
+                       [str(shared_path("samples", "western_real.mp4"))], root / "data"), root
+
+
+def test_distilled_student_is_within_003_auc_of_a_teacher_above_09(evidence_index):
     """The synthetic task (distill/evidence.py): real faces of one sample video train, of the other validate; fakes
     are their self-blends. A resnet18 teacher from scratch, a resnet10t student distilled from it, and the same
     student without the teacher (reported beside it in comparison.md, not asserted)."""
-    from edge_sdk.distill.evidence import build_index, markdown, run
+    from edge_sdk.distill.evidence import markdown, run
 
-    root = tmp_path_factory.mktemp("evidence")
-    index = build_index([str(shared_path("samples", "western_fake.mp4"))],
-                        [str(shared_path("samples", "western_real.mp4"))], root / "data")
+    index, root = evidence_index
     report = run(index, root / "run")
     print("\n" + markdown(report))
     assert report["teacher"]["auc"] >= 0.9
@@ -395,6 +402,44 @@ def test_distilled_student_is_within_003_auc_of_a_teacher_above_09(tmp_path_fact
     history = json.loads((root / "run" / "student" / "baseline" / "metrics.json").read_text())
     assert len(history) == report["config"]["epochs"] and report["plain"]["auc"] is not None  # same budget
     assert (root / "run" / "comparison.md").read_text().count("|") > 20
+
+
+def test_the_clip_evidence_runs_distillation_both_ways_on_the_same_clips(evidence_index):
+    """distill/evidence.py --clips on a small budget (the figures are the README's full run): the clip teacher's
+    frozen embedder is the frame teacher's backbone, the clip student's is the plain frame student's; every model is
+    scored on the same validation clips, a frame model by its mean logit over each clip."""
+    from edge_sdk.distill.evidence import clips_markdown, run_clips
+    from edge_sdk.distill.train import TrainConfig, checkpoint_metrics
+    from edge_sdk.models import load
+
+    index, root = evidence_index
+    out = root / "clips"
+    report = run_clips(index, out, epochs=1, steps=2, student_epochs=1, clip_epochs=1, teacher_size=48,
+                       student_size=32, clip_frames=4, depth_size=28)
+    rows = [report[p][r] for p in ("clip_to_frame", "frame_to_clip") for r in ("teacher", "distilled", "plain")]
+    assert len({r["clips_scored"] for r in rows}) == 1 and all(0 <= r["clip_auc"] <= 1 for r in rows)
+    assert [r["model"] for r in rows] == ["megatron_rgbd", "resnet10t", "resnet10t", "resnet18", "megatron_rgbd",
+                                          "megatron_rgbd"]
+    frame_teacher, clip_teacher = load(str(out / "frame_teacher" / "best.pt")), load(str(out / "clip_teacher" / "best.pt"))
+    emb, backbone = clip_teacher.model.embedder.net.state_dict(), frame_teacher.model.state_dict()
+    assert emb and all(torch.equal(v, backbone[k]) for k, v in emb.items())  # frozen through its training
+    assert clip_teacher.model.embedder.norm == (tuple(frame_teacher.crop.mean), tuple(frame_teacher.crop.std))
+    assert report["frame_to_clip"]["distilled"]["checkpoint"] != report["frame_to_clip"]["plain"]["checkpoint"]
+    # a frame model's clip score is the mean of its logits over the clip's crops
+    cfg = TrainConfig(index=str(index), pseudo_fakes="sbi")
+    per_crop = checkpoint_metrics(out / "frame_teacher" / "best.pt", cfg)
+    per_clip = checkpoint_metrics(out / "frame_teacher" / "best.pt", cfg, clips=4)
+    assert per_clip["scored"].endswith("clips") and per_crop["scored"].endswith("crops")
+    from edge_sdk.distill.data import ClipDataset, model_norm, read_rows
+
+    m = frame_teacher.model.eval()
+    ds = ClipDataset(read_rows(index, "val"), 48, *model_norm(m), frames=4, pseudo_fakes="sbi", seed=0, paired=True)
+    with torch.no_grad():
+        z = np.array([float(m(ds[i][0]).mean()) for i in range(len(ds))])
+    from edge_sdk.metrics import auc
+
+    assert per_clip["auc"] == pytest.approx(auc(ds.labels(), z), abs=1e-6)
+    assert clips_markdown(report).count("\n") == 8 and (out / "clips.json").is_file()
 
 
 def test_a_model_trained_at_another_size_with_kwargs_is_exported_as_trained(index, tmp_path):

@@ -65,13 +65,36 @@ class BundleBackend(Backend):
             raise InputError(f"{self.path.name}: a clip with no valid frame cannot be scored")
         frames = x.reshape(n * T, *x.shape[2:])
         keep = np.flatnonzero(v.reshape(-1) > 0)  # only frames with a face run the depth model and the embedder
-        depth = self.parts["depth"].outputs(frames[keep])
-        emb = self.parts["embedder"].outputs(np.concatenate([frames[keep], depth]))
-        rgb_e, depth_e = np.zeros((n * T, self.dim), np.float32), np.zeros((n * T, self.dim), np.float32)
-        rgb_e[keep], depth_e[keep] = emb[:len(keep)], emb[len(keep):]
-        packed = np.concatenate([rgb_e.reshape(n, T, -1), depth_e.reshape(n, T, -1), v[..., None]], axis=-1)
-        return {"depth": depth, "rgb": rgb_e, "depth_embedding": depth_e, "packed": packed,
+        depth, emb = self._embed(frames[keep])
+        both = np.zeros((n * T, 2 * self.dim), np.float32)
+        both[keep] = emb
+        packed = self.pack(both.reshape(n, T, -1), v)
+        return {"depth": depth, "rgb": both[:, :self.dim], "depth_embedding": both[:, self.dim:], "packed": packed,
                 "logits": self.parts["head"].predict(packed)}
+
+    def _embed(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        depth = self.parts["depth"].outputs(crops)
+        emb = self.parts["embedder"].outputs(np.concatenate([crops, depth]))
+        return depth, np.concatenate([emb[:len(crops)], emb[len(crops):]], axis=1)
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """The per-frame half of the chain: crops (N, 3, S, S) -> (N, 2 * D), RGB then depth embedding. A live
+        source embeds each new crop once and keeps the last T per face track (:meth:`head` scores them)."""
+        return self._embed(np.ascontiguousarray(crops, np.float32))[1]
+
+    def pack(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """The head's input (N, T, 2 * D + 1): embeddings (N, T, 2 * D) (an invalid frame's slot holds zeros) and
+        validity (N, T)."""
+        v = np.asarray(valid, np.float32)
+        return np.concatenate([np.asarray(embeddings, np.float32) * v[..., None], v[..., None]], axis=-1)
+
+    def head(self, embeddings: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Logits (N,) of the temporal head over T frames' embeddings (N, T, 2 * D), ``valid`` (N, T) masking the
+        frames without a face."""
+        v = np.asarray(valid, np.float32)
+        if (v.sum(1) < 1).any():
+            raise InputError(f"{self.path.name}: a clip with no valid frame cannot be scored")
+        return self.parts["head"].predict(self.pack(embeddings, v))
 
     def predict_masked(self, clips: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
         """Logits (N,) of clips whose frames ``valid`` (N, T) marks 1 (a face) or 0 (none: masked)."""

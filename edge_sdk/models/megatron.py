@@ -122,13 +122,38 @@ class DepthMap(nn.Module):
 class Embedder(nn.Module):
     """RepViT's pre-logits for crops (N, 3, H, W) in [0, 1] -> (N, 384)."""
 
-    def __init__(self, name: str = EMBEDDER, pretrained: bool = False):
+    def __init__(self, name: str = EMBEDDER, pretrained: bool = False, weights: str | None = None,
+                 norm: tuple | None = None):
         super().__init__()
-        self.net = guarded(name, pretrained, lambda: timm.create_model(name, pretrained=pretrained, num_classes=0))
+        if weights is not None:  # a frame model trained here (any checkpoint the one loader reads) of the same arch
+            self.net, norm = _frame_backbone(name, weights, norm)
+        else:
+            self.net = guarded(name, pretrained, lambda: timm.create_model(name, pretrained=pretrained, num_classes=0))
         self.dim = int(self.net.num_features)
+        # (mean, std) the embedder's weights expect of a [0, 1] crop; None: none (the public code feeds [0, 1])
+        self.norm = None if norm is None else (tuple(map(float, norm[0])), tuple(map(float, norm[1])))
+        if self.norm is not None:
+            self.register_buffer("mean", torch.tensor(self.norm[0]).view(1, 3, 1, 1), persistent=False)
+            self.register_buffer("std", torch.tensor(self.norm[1]).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(x if self.norm is None else (x - self.mean) / self.std)
+
+
+def _frame_backbone(name: str, weights: str, norm: tuple | None) -> tuple[nn.Module, tuple | None]:
+    """The backbone of the frame model in checkpoint ``weights`` (its classifier removed: timm's reset_classifier) and
+    the normalisation it was trained with (``norm`` unless given)."""
+    from .loader import load
+
+    loaded = load(str(weights))
+    if loaded.name != name or not hasattr(loaded.model, "reset_classifier"):
+        raise InputError(f"embedder_weights {weights}: a {loaded.name} checkpoint, but the embedder is the timm model "
+                         f"{name}")
+    loaded.model.reset_classifier(0)
+    crop = loaded.crop
+    if norm is None and not crop.normalize_in_model:
+        norm = (tuple(crop.mean), tuple(crop.std))
+    return loaded.model, norm
 
 
 def sinusoid(max_len: int, d_model: int) -> torch.Tensor:
@@ -264,6 +289,7 @@ class MegatronRGBD(nn.Module):
 
     def __init__(self, num_frames: int = 20, depth_size: int = 518, depth_weights: str | None = None,
                  depth_config: str | dict = "small", embedder: str = EMBEDDER, embedder_pretrained: bool = False,
+                 embedder_weights: str | None = None, embedder_norm: tuple | None = None,
                  d_model: int = 384, n_heads: int = 2, n_layers: int = 1, d_ff: int = 1024, dropout: float = 0.1,
                  max_len: int = 50, freeze: bool = True, num_classes: int = 1, in_chans: int = 3):
         super().__init__()
@@ -273,9 +299,10 @@ class MegatronRGBD(nn.Module):
         if not 1 <= num_frames <= max_len:
             raise InputError(f"num_frames must be 1..{max_len} (the positional encoding's length), got {num_frames}")
         self.num_frames, self.freeze = int(num_frames), bool(freeze)
-        self.weight_sources = {"depth_weights": depth_weights, "embedder_pretrained": embedder_pretrained}
+        self.weight_sources = {"depth_weights": depth_weights, "embedder_pretrained": embedder_pretrained,
+                               "embedder_weights": embedder_weights}
         self.depth = DepthMap(depth_anything(depth_weights, depth_config), depth_size)
-        self.embedder = Embedder(embedder, embedder_pretrained)
+        self.embedder = Embedder(embedder, embedder_pretrained, embedder_weights, embedder_norm)
         if self.embedder.dim != d_model:
             raise InputError(f"the embedder {embedder} gives {self.embedder.dim}-d features; d_model is {d_model}")
         self.head = TemporalHead(d_model, n_heads, n_layers, d_ff, dropout, max_len)
@@ -319,6 +346,8 @@ class MegatronRGBD(nn.Module):
         out = {k: v for k, v in kwargs.items() if k not in self.weight_sources}
         if self.weight_sources["depth_weights"] is not None:
             out["depth_config"] = self.depth.net.config.to_dict()
+        if self.embedder.norm is not None:  # a frame checkpoint's normalisation, kept when the file is not
+            out["embedder_norm"] = [list(v) for v in self.embedder.norm]
         return out
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
