@@ -416,7 +416,8 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
                 row["vs_torch"] = row["latency_ms"]["p50"] / torch_row["latency_ms"]["p50"]
             results.append(row)
         if cfg.e2e:
-            e2e_results.append(_e2e(name, rows, cfg.e2e, cfg.e2e_target, cfg.threads, out, progress))
+            e2e_results.append(_e2e(name, rows, cfg.e2e, cfg.e2e_target, cfg.threads, out, progress,
+                                    tuple(cfg.e2e_detect_every)))
             if e2e_results[-1]["status"] == "failed":
                 failures.append(f"{name} end to end: {e2e_results[-1].get('reason', '')[:200]}")
     doc = {"schema_version": SCHEMA_VERSION, "tool": "edge-sdk bench", "command": command, "machine": machine(),
@@ -426,7 +427,8 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
     return doc
 
 
-def _e2e(name: str, rows: dict, video: str, wanted: str, threads: int | None, out: Path, progress) -> dict:
+def _e2e(name: str, rows: dict, video: str, wanted: str, threads: int | None, out: Path, progress,
+         detect_every: tuple[int, ...] = ()) -> dict:
     """Frames/s of the whole pipeline on ``video`` with this model's ``wanted`` artifact (else its first runnable one)."""
     from . import e2e as e2e_mod
 
@@ -436,14 +438,15 @@ def _e2e(name: str, rows: dict, video: str, wanted: str, threads: int | None, ou
         return {"model": name, "status": "not run", "reason": "no target of this model ran"}
     progress(f"[bench] {name} {target}: end to end on {Path(video).name}")
     try:
-        r = e2e_mod.run(video, rows[target]["artifact"], threads=threads, repeats=1, out_dir=out / "e2e" / name)
+        r = e2e_mod.run(video, rows[target]["artifact"], threads=threads, repeats=1, out_dir=out / "e2e" / name,
+                        detect_every=detect_every)
     except Exception as err:
         return {"model": name, "target": target, "status": "failed", "reason": f"{type(err).__name__}: {err}"[:500]}
     return {"model": name, "target": target, "status": "ok", "video": str(video), "fps": r["pipelined"]["fps_median"],
             "frames": r["pipelined"]["frames"], "stage_ms": r["pipelined"]["stage_ms_of_best"],
             "isolated_stage_ms": {k: v["mean"] for k, v in r["isolated"]["stage_ms"].items()},
             **({k: r["pipelined"][k] for k in ("clips_scored", "clips_per_s")} if "clips_per_s" in r["pipelined"]
-               else {})}
+               else {}), **({"detect_every": r["detect_every"]} if "detect_every" in r else {})}
 
 
 # ---------------------------------------------------------------------------------------------- outputs
@@ -531,6 +534,11 @@ def to_markdown(doc: dict) -> str:
             lines.append(f"| {e['model']} | {e['target']} | {e['fps']:.1f} | {st['decode']:.2f} | {st['detect']:.2f} | "
                          f"{st['crop']:.2f} | {st['model']:.2f} |"
                          + (f" {_f(st.get('head'))} | {_f(e.get('clips_per_s'), '.1f')} |" if clips else ""))
+    every = [(e["model"], k) for e in doc.get("e2e", []) for k in e.get("detect_every", [])]
+    if every:
+        from .e2e import detect_every_table
+
+        lines += [""] + detect_every_table(every)
     if doc.get("gate"):
         from .gate import to_markdown as gate_md
 

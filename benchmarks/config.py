@@ -47,6 +47,9 @@ class BenchConfig:
     for megatron_rgbd; a checkpoint's own (--weights) win"""
     e2e: Optional[str] = None
     """also frames/s of the whole pipeline on this video"""
+    e2e_detect_every: tuple[int, ...] = ()
+    """with --e2e: also the loop detecting faces every K-th frame for each K given (frames/s, and the held boxes'
+    IoU against detecting every frame)"""
     e2e_target: str = "onnx-fp32"
     """artifact used for --e2e (else the first that ran)"""
     trt_ops_table: Optional[str] = None
@@ -93,6 +96,8 @@ class BenchConfig:
                            ("--threads", self.threads, 1), ("--data-limit", self.data_limit, 1),
                            ("--calib-size", self.calib_size, 1)):
             check_range(opt, v, lo)
+        for k in self.e2e_detect_every:
+            check_range("--e2e-detect-every", k, 1, allow_none=False)
         check_range("--max-regression", self.max_regression, 0, allow_none=False)
         check_range("--parity-slack", self.parity_slack, 0, allow_none=False)
         check_range("--threshold", self.threshold, 0, 1, allow_none=False)

@@ -86,12 +86,13 @@ def isolated(video: Path, backend, face_model: str | None = None, frames: int = 
             decoded.append(rgb)
     finally:
         cap.release()
-    t_detect, boxes = [], []
+    t_detect, boxes, per_frame = [], [], []
     with FaceDetector(face_model, mode="video") as det:
         for i, rgb in enumerate(decoded):
             t0 = time.perf_counter()
             found = det.detect(rgb, timestamp_ms=i * 33)
             t_detect.append(time.perf_counter() - t0)
+            per_frame.append(found)
             if found:
                 boxes.append((rgb, found[0]))
     spec, t_crop, batches = backend.crop, [], []
@@ -115,11 +116,42 @@ def isolated(video: Path, backend, face_model: str | None = None, frames: int = 
               "model": _ms(_timed(model, batches, warm=5)), **extra}
     total = sum(s["mean"] for s in stages.values())
     return {"frames": len(decoded), "faces": len(boxes), "frame_size": list(decoded[0].shape[1::-1]) if decoded else None,
-            "stage_ms": stages, "sum_ms": round(total, 2), "fps_if_sequential": round(1e3 / total, 2) if total else None}
+            "stage_ms": stages, "sum_ms": round(total, 2), "fps_if_sequential": round(1e3 / total, 2) if total else None,
+            "_detections": per_frame, "_frame_shape": decoded[0].shape if decoded else None}
+
+
+def held_iou(detections: list[list], every: int, shape) -> dict:
+    """``--detect-every K`` replayed on the faces detected on every frame: the held boxes against the largest face
+    detected on that frame (IoU), over the frames where both exist, and how often a detected face had no box."""
+    from edge_sdk.aggregate import iou
+    from edge_sdk.stream import EveryK
+
+    class Replay:  # the detector, as it answered on frame ``i``
+        i = 0
+
+        def detect(self, rgb, timestamp_ms=None):
+            return detections[self.i]
+
+    frame, replay = np.zeros(shape, np.uint8), Replay()
+    held = EveryK(replay, every)
+    scores, missed = [], 0
+    for i, found in enumerate(detections):
+        replay.i = i
+        got = held.detect(frame)
+        if found and got:
+            scores.append(max(iou(g.box, found[0].box) for g in got))
+        elif found:
+            missed += 1
+    a = np.asarray(scores) if scores else np.zeros(1)
+    return {"every": every, "frames": len(detections), "iou_mean": round(float(a.mean()), 4),
+            "iou_p10": round(float(np.percentile(a, 10)), 4), "iou_min": round(float(a.min()), 4),
+            "faces_without_box": missed}
 
 
 def run(video: str | Path, model: str | Path | None = None, threads: int | None = None, repeats: int = 3,
-        out_dir: str | Path = DEFAULT_OUT, face_model: str | None = None) -> dict:
+        out_dir: str | Path = DEFAULT_OUT, face_model: str | None = None, detect_every: tuple[int, ...] = ()) -> dict:
+    """``detect_every``: also the camera loop with faces detected every K-th frame, for each K: its frames/s, and the
+    held boxes against detection on every frame (IoU, :func:`held_iou`)."""
     import edge_sdk
     from edge_sdk.stream import run_stream
 
@@ -134,13 +166,19 @@ def run(video: str | Path, model: str | Path | None = None, threads: int | None 
         backend = edge_sdk.load(artifact, **kwargs)  # run_stream closes it
         runs.append(run_stream(video, backend, live=False, face_model=face_model))
     best = max(runs, key=lambda r: r["fps"])
+    detections, shape = iso.pop("_detections"), iso.pop("_frame_shape")
+    every = []
+    for k in detect_every:
+        backend = edge_sdk.load(artifact, **kwargs)
+        r = run_stream(video, backend, live=False, face_model=face_model, detect_every=k)
+        every.append({**held_iou(detections, k, shape), "fps": r["fps"], "detect_ms": r["stage_ms"].get("detect")})
     result = {"video": str(video), "artifact": str(artifact), "backend": backend.name, "threads": threads or "default",
               "machine": machine(),
               "pipelined": {"fps_runs": [r["fps"] for r in runs], "fps_median": statistics.median(r["fps"] for r in runs),
                             "frames": best["frames_processed"], "stage_ms_of_best": best["stage_ms"],
                             **({"clips_scored": best["clips_scored"], "clips_per_s": best["clips_per_s"]}
                                if "clips_scored" in best else {})},
-              "isolated": iso}
+              "isolated": iso, **({"detect_every": every} if every else {})}
     from edge_sdk.fileio import write_atomic
 
     write_atomic(out_dir / "e2e.json", json.dumps(result, indent=2) + "\n")
@@ -168,7 +206,21 @@ def to_markdown(r: dict) -> str:
     lines.append("")
     lines.append(f"Isolated stages one after the other would give {iso['fps_if_sequential']:.1f} frames/s; the loop "
                  "overlaps decoding (reader thread) with scoring.")
+    if r.get("detect_every"):
+        lines += [""] + detect_every_table([(None, e) for e in r["detect_every"]])
     return "\n".join(lines)
+
+
+def detect_every_table(rows: list[tuple[str | None, dict]]) -> list[str]:
+    """Markdown lines: per (model or None, --detect-every result) its frames/s and the held boxes' IoU."""
+    named = any(m is not None for m, _ in rows)
+    lines = [("| model " if named else "") + "| --detect-every K | end-to-end frames/s | detect ms per frame | held box "
+             "IoU mean | p10 | min | faces without a box |", "|---" * (7 + named) + "|"]
+    lines += [(f"| {m} " if named else "") + f"| {e['every']} | {e['fps']:.1f} | {e['detect_ms']:.2f} | "
+              f"{e['iou_mean']:.3f} | {e['iou_p10']:.3f} | {e['iou_min']:.3f} | {e['faces_without_box']} |"
+              for m, e in rows]
+    return lines + ["", f"Faces detected every K-th frame and held between; the IoU is the held box against the "
+                        f"largest face detected on that frame, over the first {rows[0][1]['frames']} frames."]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,9 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="artifact with manifest (default: B0 ONNX fp32 exported once)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: its own)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--detect-every", default="", help="comma list of K: also the loop detecting every K-th frame")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     args = p.parse_args(argv)
-    result = run(args.video, args.model, args.threads, args.repeats, args.out)
+    result = run(args.video, args.model, args.threads, args.repeats, args.out,
+                 detect_every=tuple(int(k) for k in args.detect_every.split(",") if k.strip()))
     print(to_markdown(result))
     print(f"\nwrote {args.out}/e2e.json and {args.out}/e2e.md")
     return 0

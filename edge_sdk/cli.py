@@ -291,7 +291,7 @@ def _camera(cfg) -> int:
                          live={"auto": None, "yes": True, "no": False}[cfg.live], max_frames=cfg.max_frames,
                          smooth=cfg.smooth, face_model=cfg.face_model, min_confidence=cfg.min_confidence,
                          threshold=cfg.threshold, stall_timeout=cfg.stall_timeout, stall_limit=cfg.stall_limit,
-                         progress=not cfg.quiet, min_valid=cfg.min_valid)
+                         progress=not cfg.quiet, min_valid=cfg.min_valid, detect_every=cfg.detect_every)
     if not cfg.quiet:
         print(file=sys.stderr)
     print(to_json(summary, indent=2))

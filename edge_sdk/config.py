@@ -142,6 +142,8 @@ class CameraConfig(RuntimeOptions):
     """warn after this many seconds without a frame"""
     stall_limit: float = 30.0
     """give up after this many seconds without a frame"""
+    detect_every: int = 1
+    """detect faces on every K-th frame and hold their boxes between; every frame is still cropped and scored"""
 
     def __post_init__(self):
         super().__post_init__()
@@ -149,6 +151,7 @@ class CameraConfig(RuntimeOptions):
         check_range("--smooth", self.smooth, 0, 1, low_open=True, allow_none=False)
         check_range("--stall-timeout", self.stall_timeout, 0, low_open=True, allow_none=False)
         check_range("--stall-limit", self.stall_limit, 0, low_open=True, allow_none=False)
+        check_range("--detect-every", self.detect_every, 1, allow_none=False)
 
 
 EXPLAIN_METHODS = Literal["gradcam", "gradcam++", "hirescam", "gradcam-elementwise", "layercam", "eigengradcam",

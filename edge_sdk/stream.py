@@ -222,6 +222,25 @@ class ClipBuffers:
         self.seen = {t: c for t, c in self.seen.items() if t in alive}
 
 
+class EveryK:
+    """Faces detected on every ``every``-th frame and held between (DeepStream's ``interval``): the frames between
+    reuse the last detection's boxes and keypoints. Holding beat carrying each face on with its last motion on
+    the sample videos (BlazeFace's box jitter makes that motion noise; ``edge-sdk bench --e2e-detect-every`` gives
+    the held boxes' IoU against detecting every frame). ``detect`` has the detector's signature."""
+
+    def __init__(self, detector, every: int):
+        if every < 1:
+            raise InputError(f"--detect-every must be at least 1, got {every}")
+        self.detector, self.every, self.n = detector, int(every), 0
+        self.last: list = []
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list:
+        step, self.n = self.n, self.n + 1
+        if step % self.every == 0:
+            self.last = self.detector.detect(rgb, timestamp_ms=timestamp_ms)
+        return list(self.last)
+
+
 class MaskedClips:
     """For a bundle (a clip model that masks frames): per face track, the last T frame slots ``stride`` frames apart,
     each holding the face's embedding (the depth model and the embedder ran once, on that frame's crop) or nothing
@@ -277,7 +296,7 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
                live: bool | None = None, max_frames: int | None = None, smooth: float = 0.3,
                face_model: str | None = None, min_confidence: float = 0.5, threshold: float | None = None,
                stall_timeout: float = 5.0, stall_limit: float = 30.0, capture=None, progress: bool = False,
-               min_valid: int | None = None) -> dict:
+               min_valid: int | None = None, detect_every: int = 1) -> dict:
     """Score every frame the source hands over; returns a summary (see the README's ``camera`` section).
 
     ``out``: annotated video (headless). ``show``: an OpenCV window (q or Esc stops). ``jsonl``: one line per
@@ -287,8 +306,11 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
     complete. A clip model scores each face track once it has T crops (``stride`` frames apart), then at every
     new crop; until then the track shows as collecting. A bundle embeds each crop once and keeps the track's last T
     frame slots, a frame where the track has no face masked (``min_valid``: the fewest faces of T that are scored;
-    None: the bundle's own); its records give ``masked``, how many of the clip's T frames were.
+    None: the bundle's own); its records give ``masked``, how many of the clip's T frames were. ``detect_every``
+    K: faces are detected on every K-th frame and held between (:class:`EveryK`); every frame is still scored.
     """
+    if detect_every < 1:
+        raise InputError(f"--detect-every must be at least 1, got {detect_every}")
     import cv2
 
     from .faces import FaceDetector
@@ -312,10 +334,11 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
     t_start = time.perf_counter()
     with Detector(model, face_model=face_model, min_confidence=min_confidence, threshold=threshold,
                   min_valid=min_valid) as det, \
-            FaceDetector(face_model, min_confidence, mode="video") as faces, \
+            FaceDetector(face_model, min_confidence, mode="video") as face_detector, \
             FrameSource(source, live=live, capture=capture) as src, \
             (LineWriter(jsonl) if jsonl is not None else contextlib.nullcontext()) as lines, \
             CtrlC(notice=lambda: print("edge-sdk camera: Ctrl-C: stopping after this frame", file=sys.stderr)) as stop:
+        faces = face_detector if detect_every == 1 else EveryK(face_detector, detect_every)
         clips = ClipBuffers(int(det.clip["frames"]), int(det.clip["stride"])) if det.clip else None
         masked = None
         if clips is not None and getattr(det.backend, "masks", False) and hasattr(det.backend, "embed"):
@@ -455,6 +478,7 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
         "stage_latency_ms": {k: latency_stats(v, digits=2) for k, v in stage_times.items()},
         "verdict": "no_face" if score is None else ("fake" if score >= det.threshold else "real"),
         "score": score, "tracks": tracks, "jsonl": None if jsonl is None else str(jsonl),
+        "detect_every": detect_every,
     }
     if det.clip:
         summary["clip"] = {**det.clip, **({"min_valid": masked.min_valid} if masked is not None else {})}

@@ -206,13 +206,17 @@ def test_cli_gate_exit_code_follows_the_baseline(tiny_bench, tmp_path):
 def test_e2e_option_adds_frames_per_second_and_the_stage_split(tiny_bench, sample_clip):
     clip = sample_clip
     doc = bench_mod.bench(models=[TINY], targets=["onnx-fp32"], threads=1, warmup=1, runs=3, out=tiny_bench["out"], e2e=str(clip),
-                          progress=quiet)
+                          e2e_detect_every=(1, 3), progress=quiet)
     e = doc["e2e"][0]
     assert e["status"] == "ok" and e["target"] == "onnx-fp32" and e["frames"] == 45 and e["fps"] > 0
     assert set(e["isolated_stage_ms"]) == {"decode", "detect", "crop", "model"}
     assert all(v > 0 for v in e["isolated_stage_ms"].values())
+    one, three = e["detect_every"]
+    assert one["every"] == 1 and one["iou_mean"] == 1.0 and one["faces_without_box"] == 0  # itself
+    assert three["every"] == 3 and 0.5 < three["iou_mean"] < 1.0 and three["frames"] == 45 and three["fps"] > 0
     bench_mod.validate(doc)
-    assert "end-to-end frames/s" in (tiny_bench["out"] / "bench.md").read_text()
+    md = (tiny_bench["out"] / "bench.md").read_text()
+    assert "end-to-end frames/s" in md and f"| {TINY} | 3 |" in md
 
 
 def test_example_workflow_runs_a_command_the_cli_accepts():

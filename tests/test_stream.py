@@ -29,6 +29,36 @@ def clip(sample_clip):
     return sample_clip
 
 
+def test_detect_every_k_detects_on_every_kth_frame_and_holds_the_boxes_between(b0_artifacts, clip, tmp_path):
+    from edge_sdk.stream import EveryK
+
+    class Counting:
+        calls: list[int] = []
+
+        def detect(self, rgb, timestamp_ms=None):
+            self.calls.append(timestamp_ms)
+            from edge_sdk.faces import Face
+
+            return [Face((float(timestamp_ms), 0.0, timestamp_ms + 10.0, 10.0), 0.9)]
+
+    every = EveryK(Counting(), 3)
+    boxes = [every.detect(np.zeros((4, 4, 3), np.uint8), timestamp_ms=t)[0].box[0] for t in range(7)]
+    assert Counting.calls == [0, 3, 6] and boxes == [0, 0, 0, 3, 3, 3, 6]
+    with pytest.raises(InputError, match="--detect-every"):
+        EveryK(Counting(), 0)
+    # the camera loop: every frame still scored, faces from frames 0, 3, 6, ... held between
+    jsonl = tmp_path / "k3.jsonl"
+    summary = run_stream(clip, b0_artifacts["onnx"], jsonl=jsonl, live=False, max_frames=9, detect_every=3)
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert summary["detect_every"] == 3 and len(lines) == 9
+    assert all(r["faces"] and r["faces"][0]["p_fake"] is not None for r in lines)
+    for start in (0, 3, 6):
+        assert lines[start]["faces"][0]["box"] == lines[start + 1]["faces"][0]["box"] == lines[start + 2]["faces"][0]["box"]
+    assert lines[0]["faces"][0]["box"] != lines[3]["faces"][0]["box"]  # the face moves; a new detection follows it
+    with pytest.raises(InputError, match="--detect-every"):
+        run_stream(clip, b0_artifacts["onnx"], live=False, max_frames=1, detect_every=0)
+
+
 def test_camera_loop_on_a_video_file_writes_every_frame_it_read(b0_artifacts, clip, tmp_path, capsys):
     from edge_sdk.cli import main
 
