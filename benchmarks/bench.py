@@ -303,7 +303,8 @@ def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict,
     np.save(workdir / "frame.npy", case.frame)
     job = {"kind": "model", "artifact": str(artifact), "threads": settings["threads"], "warmup": settings["warmup"],
            "runs": settings["runs"], "inputs": str(workdir / "x.npy"), "parity_inputs": str(workdir / "parity.npy"),
-           "frame": str(workdir / "frame.npy"), "box": case.box, "keypoints": case.keypoints}
+           "frame": str(workdir / "frame.npy"), "box": case.box, "keypoints": case.keypoints,
+           "profile": settings.get("profile", False)}
     r = run_job(job, workdir)
     if not r["ok"]:
         return {"status": "failed to run", "reason": r["error"]}
@@ -322,6 +323,8 @@ def measure_target(case: ModelCase, target: str, artifact: Path, settings: dict,
            "rss_before_load_mb": r["rss_before_load_mb"],
            "parity": {k: parity.get(k) for k in ("n", "max_abs_logit", "mean_abs_logit", "agreement", "spearman",
                                                   "worst_kind", "passed", "failures", "limits")}}
+    if "profile" in r:
+        row["profile"] = r["profile"]
     if case.clip:  # latency, img/s and GFLOP/s are per clip of T crops; a bundle's parts are timed on their own
         row["clip_frames"] = int(case.x.shape[1])
         if "parts" in r:
@@ -367,6 +370,7 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
     settings = {"threads": cfg.threads, "batch": cfg.batch, "warmup": cfg.warmup, "runs": cfg.runs,
                 "threshold": cfg.threshold, "target_fpr": cfg.target_fpr, "data": data, "calib": calib, "calib_size": cfg.calib_size,
                 "seed": None if cfg.weights else cfg.seed, "weights": cfg.weights, "model_kwargs": cfg.model_kwargs,
+                "profile": cfg.profile,
                 "cpus_used": cfg.threads or machine()["cores"]}
     progress(f"[bench] probing the matmul peak ({cfg.threads or 'all'} threads)")
     probe = run_job({"kind": "probe", "threads": cfg.threads, "seconds": probe_seconds}, work)
@@ -534,6 +538,20 @@ def to_markdown(doc: dict) -> str:
             lines.append(f"| {e['model']} | {e['target']} | {e['fps']:.1f} | {st['decode']:.2f} | {st['detect']:.2f} | "
                          f"{st['crop']:.2f} | {st['model']:.2f} |"
                          + (f" {_f(st.get('head'))} | {_f(e.get('clips_per_s'), '.1f')} |" if clips else ""))
+    profiled = [r for r in doc["results"] if r.get("profile")]
+    if profiled:
+        lines += ["", "| model | target | profiler | ops ms per run | top ops by time (share of the ops' total) | "
+                  "outside the delegate |", "|---|---|---|---|---|---|"]
+        for r in profiled:
+            p = r["profile"]
+            if p["status"] != "ok":
+                lines.append(f"| {r['model']} | {r['target']} | {p['status']}: {p.get('reason', '')[:80]} | | | |")
+                continue
+            top = ", ".join(f"{o['op']} {o['share']:.0f}% ({o['nodes']})" for o in p["top"][:6])
+            out = p.get("outside_delegate")
+            lines.append(f"| {r['model']} | {r['target']} | {p['tool']} | {p['ops_ms']:.2f} | {top} | "
+                         + (f"{out['nodes']} nodes, {out['ms']:.2f} ms |" if out else "- |"))
+        lines += ["", "Ops grouped by kind (node count in brackets); bench.json holds the top 12 per target with ms."]
     every = [(e["model"], k) for e in doc.get("e2e", []) for k in e.get("detect_every", [])]
     if every:
         from .e2e import detect_every_table

@@ -52,6 +52,8 @@ class BenchConfig:
     IoU against detecting every frame)"""
     e2e_target: str = "onnx-fp32"
     """artifact used for --e2e (else the first that ran)"""
+    profile: bool = False
+    """also each target's top ops by time (ONNX Runtime's profiler for .onnx, ETDump and the Inspector for .pte)"""
     trt_ops_table: Optional[str] = None
     """TensorRT ONNX operator table CSV for the offline check"""
     out: str = "runs/bench"

@@ -143,10 +143,16 @@ def measure(job: dict) -> dict:
 
         with_prepost = _time(end_to_end, max(1, job["warmup"] // 2), max(5, job["runs"] // 2))
         parts = bundle_parts(backend, x[:1], job["warmup"], job["runs"]) if hasattr(backend, "embed") else None
+        profile = None
+        if job.get("profile"):
+            from edge_sdk.benchmarks.profile import profile_artifact
+
+            profile = profile_artifact(job["artifact"], x, threads, runs=max(5, min(job["runs"], 50)))
         return {"ok": True, "backend": backend.name, "device": backend.device, "load_s": load_s,
                 "latency_ms": stats_ms(latency), "with_prepost_ms": stats_ms(with_prepost),
                 "outputs": [float(v) for v in outputs], "rss_start_mb": rss_start, "rss_before_load_mb": rss_before,
-                "peak_rss_mb": peak_rss_mb(), "cpus": job.get("cpus"), **({"parts": parts} if parts else {})}
+                "peak_rss_mb": peak_rss_mb(), "cpus": job.get("cpus"), **({"parts": parts} if parts else {}),
+                **({"profile": profile} if profile else {})}
 
 
 def bundle_parts(backend, clip, warmup: int, runs: int) -> dict:

@@ -219,6 +219,24 @@ def test_e2e_option_adds_frames_per_second_and_the_stage_split(tiny_bench, sampl
     assert "end-to-end frames/s" in md and f"| {TINY} | 3 |" in md
 
 
+def test_profile_names_each_targets_top_ops(tiny_bench):
+    doc = bench_mod.bench(models=[TINY], targets=["onnx-fp32", "executorch-fp32"], threads=1, warmup=1, runs=5,
+                          out=tiny_bench["out"], profile=True, progress=quiet)
+    rows = {r["target"]: r for r in doc["results"]}
+    for target, tool, conv in (("onnx-fp32", "onnxruntime", "Conv"), ("executorch-fp32", "ETDump", "Convolution")):
+        p = rows[target]["profile"]
+        assert p["status"] == "ok" and p["tool"].startswith(tool) and p["runs"] == 5, p
+        shares = [o["share"] for o in p["top"]]
+        assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 100.1
+        assert any(o["op"].startswith(conv) for o in p["top"][:3]), p["top"]  # a CNN's time is in its convolutions
+        # the ops' own time fits in a call (loosely: profiling adds its own cost)
+        assert 0 < p["ops_ms"] < 3 * rows[target]["latency_ms"]["p99"]
+    out = rows["executorch-fp32"]["profile"]["outside_delegate"]
+    assert out["nodes"] >= 0 and "outside_delegate" not in rows["onnx-fp32"]["profile"]
+    bench_mod.validate(doc)
+    assert "top ops by time" in (tiny_bench["out"] / "bench.md").read_text()
+
+
 def test_example_workflow_runs_a_command_the_cli_accepts():
     import shlex
 
