@@ -47,7 +47,7 @@ docs: $(STAMP)
 	$(PY) -m edge_sdk.benchmarks.render
 
 test: assets
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 
 # Inputs, parity crops and calibration for the benchmarks: the shared sample faces when they are beside
 # the clone, else seeded random crops and random calibration (parity then is not compared with the baseline).

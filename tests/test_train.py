@@ -424,6 +424,8 @@ def test_the_clip_evidence_runs_distillation_both_ways_on_the_same_clips(evidenc
     emb, backbone = clip_teacher.model.embedder.net.state_dict(), frame_teacher.model.state_dict()
     assert emb and all(torch.equal(v, backbone[k]) for k, v in emb.items())  # frozen through its training
     assert clip_teacher.model.embedder.norm == (tuple(frame_teacher.crop.mean), tuple(frame_teacher.crop.std))
+    # the checkpoint records the normalisation, not the frame checkpoint's path: it rebuilds without that file
+    assert "embedder_weights" not in clip_teacher.kwargs and "embedder_norm" in clip_teacher.kwargs
     assert report["frame_to_clip"]["distilled"]["checkpoint"] != report["frame_to_clip"]["plain"]["checkpoint"]
     # a frame model's clip score is the mean of its logits over the clip's crops
     cfg = TrainConfig(index=str(index), pseudo_fakes="sbi")
