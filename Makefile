@@ -85,12 +85,15 @@ bench-megatron: assets
 	$(VENV)/bin/python -m edge_sdk.benchmarks.megatron_depth --out runs/megatron_depth
 
 # CI's quick bench (.ci/run): B0 and RepViT-M0.9, ONNX and ExecuTorch fp32/int8, 20 runs; fails on a parity
-# regression against the committed baseline (speed is reported as ratios to eager PyTorch, not gated).
+# regression against the committed baseline (speed is reported as ratios to eager PyTorch and quantized / fp32, not
+# gated); with the samples beside the clone, end to end on the 720p sample video with ONNX fp32 and ExecuTorch int8.
+comma := ,
+CI_VIDEO ?= $(firstword $(wildcard ../shared/samples/western_fake.mp4))
 bench-ci: assets
 	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9_student \
 	    --targets torch,onnx-fp32,onnx-int8,executorch-fp32,executorch-int8 --warmup 3 --runs 20 \
 	    $(BENCH_DATA) --cache $(BENCH_CACHE) --out runs/bench-ci --baseline benchmarks/baselines/ci-quick.json \
-	    --gate parity
+	    --gate parity $(if $(CI_VIDEO),--e2e $(CI_VIDEO) --e2e-target onnx-fp32$(comma)executorch-int8)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

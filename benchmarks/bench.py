@@ -420,10 +420,11 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
                 row["vs_torch"] = row["latency_ms"]["p50"] / torch_row["latency_ms"]["p50"]
             results.append(row)
         if cfg.e2e:
-            e2e_results.append(_e2e(name, rows, cfg.e2e, cfg.e2e_target, cfg.threads, out, progress,
-                                    tuple(cfg.e2e_detect_every)))
-            if e2e_results[-1]["status"] == "failed":
-                failures.append(f"{name} end to end: {e2e_results[-1].get('reason', '')[:200]}")
+            for row in _e2e(name, rows, cfg.e2e, cfg.e2e_target, cfg.threads, out, progress,
+                            tuple(cfg.e2e_detect_every)):
+                e2e_results.append(row)
+                if row["status"] == "failed":
+                    failures.append(f"{name} {row.get('target', '')} end to end: {row.get('reason', '')[:200]}")
     doc = {"schema_version": SCHEMA_VERSION, "tool": "edge-sdk bench", "command": command, "machine": machine(),
            "settings": settings, "probe": probe, "results": results, "e2e": e2e_results, "failures": failures}
     doc["written"] = write_outputs(doc, out)
@@ -432,25 +433,38 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
 
 
 def _e2e(name: str, rows: dict, video: str, wanted: str, threads: int | None, out: Path, progress,
-         detect_every: tuple[int, ...] = ()) -> dict:
-    """Frames/s of the whole pipeline on ``video`` with this model's ``wanted`` artifact (else its first runnable one)."""
-    from . import e2e as e2e_mod
-
+         detect_every: tuple[int, ...] = ()) -> list[dict]:
+    """Frames/s of the whole pipeline on ``video``, one row per ``wanted`` target of this model that ran (a comma
+    list, or ``all``; a single target that did not run falls back to the first that did). Each runs in a process of
+    its own (``python -m edge_sdk.benchmarks.e2e``, pinned to ``threads`` cores), so its peak resident memory is that
+    target's alone."""
     ok = [t for t, r in rows.items() if r["status"] == "ok" and t != TORCH]
-    target = wanted if wanted in ok else (ok[0] if ok else None)
-    if target is None:
-        return {"model": name, "status": "not run", "reason": "no target of this model ran"}
-    progress(f"[bench] {name} {target}: end to end on {Path(video).name}")
-    try:
-        r = e2e_mod.run(video, rows[target]["artifact"], threads=threads, repeats=1, out_dir=out / "e2e" / name,
-                        detect_every=detect_every)
-    except Exception as err:
-        return {"model": name, "target": target, "status": "failed", "reason": f"{type(err).__name__}: {err}"[:500]}
-    return {"model": name, "target": target, "status": "ok", "video": str(video), "fps": r["pipelined"]["fps_median"],
+    asked = ok if wanted == "all" else [t.strip() for t in wanted.split(",") if t.strip()]
+    targets = [t for t in asked if t in ok] or ([ok[0]] if ok and len(asked) == 1 else [])
+    if not targets:
+        return [{"model": name, "status": "not run", "reason": f"no target of {asked} ran for this model"}]
+    results = []
+    for target in targets:
+        progress(f"[bench] {name} {target}: end to end on {Path(video).name}")
+        folder = out / "e2e" / name / target
+        cmd = [sys.executable, "-m", "edge_sdk.benchmarks.e2e", "--video", str(video), "--model",
+               rows[target]["artifact"], "--repeats", "1", "--out", str(folder)]
+        cmd += ["--threads", str(threads)] if threads else []
+        cmd += ["--detect-every", ",".join(map(str, detect_every))] if detect_every else []
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0 or not (folder / "e2e.json").is_file():
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            results.append({"model": name, "target": target, "status": "failed", "reason": tail[:500]})
+            continue
+        r = json.loads((folder / "e2e.json").read_text())
+        results.append({
+            "model": name, "target": target, "status": "ok", "video": str(video), "fps": r["pipelined"]["fps_median"],
             "frames": r["pipelined"]["frames"], "stage_ms": r["pipelined"]["stage_ms_of_best"],
             "isolated_stage_ms": {k: v["mean"] for k, v in r["isolated"]["stage_ms"].items()},
+            "peak_rss_mb": r.get("peak_rss_mb"),
             **({k: r["pipelined"][k] for k in ("clips_scored", "clips_per_s")} if "clips_per_s" in r["pipelined"]
-               else {}), **({"detect_every": r["detect_every"]} if "detect_every" in r else {})}
+               else {}), **({"detect_every": r["detect_every"]} if "detect_every" in r else {})})
+    return results
 
 
 # ---------------------------------------------------------------------------------------------- outputs
@@ -507,13 +521,14 @@ def to_markdown(doc: dict) -> str:
     summary = model_summary(doc)
     if summary:
         lines += ["", "| model | MACs counted (G) | MACs published (G) | eager PyTorch p50 ms | fastest here | its p50 ms | "
-                  "speed-up over eager | published latency |", "|---|---|---|---|---|---|---|---|"]
+                  "speed-up over eager | published latency | quantized p50 / fp32 p50 |", "|---|---|---|---|---|---|---|---|---|"]
         for s in summary:
             pub = PUBLISHED.get(s["model"], {})
             where = f"{pub['latency_ms']} ms ({pub['where']}, {pub['source']})" if "latency_ms" in pub else "-"
             lines.append(f"| {s['model']} | {s['macs_g']:.3f} | {_f(pub.get('macs_g'))} | {_f(s['torch_p50'])} | "
                          f"{s['fastest']} | {s['fastest_p50']:.2f} | "
-                         f"{_f(s['speedup'], '.1f')}{'x' if s['speedup'] else ''} | {where} |")
+                         f"{_f(s['speedup'], '.1f')}{'x' if s['speedup'] else ''} | {where} | "
+                         + (", ".join(f"{k} {v:.2f}" for k, v in s["quantized_vs_fp32"].items()) or "-") + " |")
     parts = [r for r in doc["results"] if r.get("parts")]
     if parts:
         lines += ["", "| model | target | depth ms per crop | embedder ms per crop (RGB and depth each) | head ms per "
@@ -527,17 +542,20 @@ def to_markdown(doc: dict) -> str:
                   "on that clip's inputs (the depth model on T crops, the embedder on T crops and T depth maps)."]
     if doc.get("e2e"):
         clips = any("clips_per_s" in e for e in doc["e2e"])
+        rss = any(e.get("peak_rss_mb") for e in doc["e2e"])
         lines += ["", "| model | artifact | end-to-end frames/s | decode ms | detect ms | crop ms | model ms |"
-                  + (" head ms | clips/s |" if clips else ""), "|---|---|---|---|---|---|---|" + ("---|---|" if clips else "")]
+                  + (" head ms | clips/s |" if clips else "") + (" peak RSS (MB) |" if rss else ""),
+                  "|---|---|---|---|---|---|---|" + ("---|---|" if clips else "") + ("---|" if rss else "")]
         for e in doc["e2e"]:
             if e["status"] != "ok":
                 lines.append(f"| {e['model']} | {e.get('target', '-')} | {e['status']}: {e['reason'][:80]} | | | | |"
-                             + (" | |" if clips else ""))
+                             + (" | |" if clips else "") + (" |" if rss else ""))
                 continue
             st = e["isolated_stage_ms"]
             lines.append(f"| {e['model']} | {e['target']} | {e['fps']:.1f} | {st['decode']:.2f} | {st['detect']:.2f} | "
                          f"{st['crop']:.2f} | {st['model']:.2f} |"
-                         + (f" {_f(st.get('head'))} | {_f(e.get('clips_per_s'), '.1f')} |" if clips else ""))
+                         + (f" {_f(st.get('head'))} | {_f(e.get('clips_per_s'), '.1f')} |" if clips else "")
+                         + (f" {_f(e.get('peak_rss_mb'), '.0f')} |" if rss else ""))
     profiled = [r for r in doc["results"] if r.get("profile")]
     if profiled:
         lines += ["", "| model | target | profiler | ops ms per run | top ops by time (share of the ops' total) | "
@@ -577,7 +595,21 @@ def model_summary(doc: dict) -> list[dict]:
         torch_p50 = eager["latency_ms"]["p50"] if eager else None
         out.append({"model": model, "macs_g": best["macs_g"], "torch_p50": torch_p50, "fastest": best["target"],
                     "fastest_p50": best["latency_ms"]["p50"],
-                    "speedup": torch_p50 / best["latency_ms"]["p50"] if torch_p50 else None})
+                    "speedup": torch_p50 / best["latency_ms"]["p50"] if torch_p50 else None,
+                    "quantized_vs_fp32": quantized_vs_fp32([r for r in doc["results"] if r["model"] == model])})
+    return out
+
+
+def quantized_vs_fp32(rows: list[dict]) -> dict[str, float]:
+    """Each quantized target's p50 over its format's fp32 p50 in the same run (below 1: the quantized file is
+    faster), for rows that were timed (a failed parity is in the row's status, not hidden here)."""
+    timed = {r["target"]: r["latency_ms"]["p50"] for r in rows if "latency_ms" in r}
+    out = {}
+    for name, p50 in timed.items():
+        t = target_table.get(name)
+        base = f"{t.format}-fp32"
+        if t.compressed and base in timed:
+            out[name] = round(p50 / timed[base], 3)
     return out
 
 

@@ -51,7 +51,8 @@ class BenchConfig:
     """with --e2e: also the loop detecting faces every K-th frame for each K given (frames/s, and the held boxes'
     IoU against detecting every frame)"""
     e2e_target: str = "onnx-fp32"
-    """artifact used for --e2e (else the first that ran)"""
+    """target(s) run end to end with --e2e: one (else the first that ran), a comma list, or all; each in its own
+    process, with its peak resident memory"""
     profile: bool = False
     """also each target's top ops by time (ONNX Runtime's profiler for .onnx, ETDump and the Inspector for .pte)"""
     trt_ops_table: Optional[str] = None

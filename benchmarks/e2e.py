@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .machine import machine
+from .measure import loader, peak_rss_mb, pin_threads
 
 DEFAULT_OUT = Path("runs/e2e")
 
@@ -152,24 +153,23 @@ def run(video: str | Path, model: str | Path | None = None, threads: int | None 
         out_dir: str | Path = DEFAULT_OUT, face_model: str | None = None, detect_every: tuple[int, ...] = ()) -> dict:
     """``detect_every``: also the camera loop with faces detected every K-th frame, for each K: its frames/s, and the
     held boxes against detection on every frame (IoU, :func:`held_iou`)."""
-    import edge_sdk
     from edge_sdk.stream import run_stream
 
     out_dir = Path(out_dir)
     video = Path(video)
     artifact = Path(model) if model else default_artifact(out_dir)
-    kwargs = {"threads": threads} if threads else {}
-    with edge_sdk.load(artifact, **kwargs) as backend:
+    load = loader(str(artifact), threads)
+    with load() as backend:
         iso = isolated(video, backend, face_model)
     runs = []
     for _ in range(repeats):
-        backend = edge_sdk.load(artifact, **kwargs)  # run_stream closes it
+        backend = load()  # run_stream closes it
         runs.append(run_stream(video, backend, live=False, face_model=face_model))
     best = max(runs, key=lambda r: r["fps"])
     detections, shape = iso.pop("_detections"), iso.pop("_frame_shape")
     every = []
     for k in detect_every:
-        backend = edge_sdk.load(artifact, **kwargs)
+        backend = load()
         r = run_stream(video, backend, live=False, face_model=face_model, detect_every=k)
         every.append({**held_iou(detections, k, shape), "fps": r["fps"], "detect_ms": r["stage_ms"].get("detect")})
     result = {"video": str(video), "artifact": str(artifact), "backend": backend.name, "threads": threads or "default",
@@ -178,7 +178,8 @@ def run(video: str | Path, model: str | Path | None = None, threads: int | None 
                             "frames": best["frames_processed"], "stage_ms_of_best": best["stage_ms"],
                             **({"clips_scored": best["clips_scored"], "clips_per_s": best["clips_per_s"]}
                                if "clips_scored" in best else {})},
-              "isolated": iso, **({"detect_every": every} if every else {})}
+              "isolated": iso, **({"detect_every": every} if every else {}),
+              "peak_rss_mb": peak_rss_mb()}  # this process's peak: the target's alone when run on its own (bench does)
     from edge_sdk.fileio import write_atomic
 
     write_atomic(out_dir / "e2e.json", json.dumps(result, indent=2) + "\n")
@@ -232,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detect-every", default="", help="comma list of K: also the loop detecting every K-th frame")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     args = p.parse_args(argv)
+    pin_threads(args.threads)  # as bench's measurements: this many cores, and the runtime's threads
     result = run(args.video, args.model, args.threads, args.repeats, args.out,
                  detect_every=tuple(int(k) for k in args.detect_every.split(",") if k.strip()))
     print(to_markdown(result))

@@ -100,33 +100,39 @@ def probe(job: dict) -> dict:
     return {"ok": True, "gflops": 2 * n ** 3 / best / 1e9, "ms": best * 1e3, "what": lib}
 
 
-def measure(job: dict) -> dict:
-    """Load ``job['artifact']`` and time it: runtime call only, and crop + tensor + call + sigmoid."""
+def loader(artifact: str, threads: int | None):
+    """A function loading ``artifact`` through its runtime backend with ``threads`` threads (each runtime's own
+    setting: ONNX Runtime's intra-op threads, torch's and ExecuTorch's thread pools); those set up first."""
     import inspect
 
-    import numpy as np
-
-    threads = job.get("threads")
-    rss_start = rss_mb()
     import edge_sdk
     from edge_sdk.backends import backend_class
 
-    cls = backend_class(job["artifact"])
+    cls = backend_class(artifact)
     kwargs = {}
     if threads and "threads" in inspect.signature(cls.__init__).parameters:  # runtimes with their own thread pool
         kwargs["threads"] = int(threads)
-    if cls.name in ("executorch", "torch"):
+    if cls.name in ("executorch", "torch") and threads:
         import torch
 
-        if threads:
-            torch.set_num_threads(int(threads))
+        torch.set_num_threads(int(threads))
     if cls.name == "executorch" and threads:
         from executorch.extension.pybindings import portable_lib
 
         portable_lib._unsafe_reset_threadpool(int(threads))
+    return lambda: edge_sdk.load(artifact, **kwargs)
+
+
+def measure(job: dict) -> dict:
+    """Load ``job['artifact']`` and time it: runtime call only, and crop + tensor + call + sigmoid."""
+    import numpy as np
+
+    threads = job.get("threads")
+    rss_start = rss_mb()
+    load = loader(job["artifact"], threads)
     rss_before = rss_mb()
     t0 = time.perf_counter()
-    backend = edge_sdk.load(job["artifact"], **kwargs)
+    backend = load()
     load_s = time.perf_counter() - t0
     with backend:
         x = np.ascontiguousarray(np.load(job["inputs"]), dtype=np.float32)

@@ -205,9 +205,12 @@ def test_cli_gate_exit_code_follows_the_baseline(tiny_bench, tmp_path):
 
 def test_e2e_option_adds_frames_per_second_and_the_stage_split(tiny_bench, sample_clip):
     clip = sample_clip
-    doc = bench_mod.bench(models=[TINY], targets=["onnx-fp32"], threads=1, warmup=1, runs=3, out=tiny_bench["out"], e2e=str(clip),
-                          e2e_detect_every=(1, 3), progress=quiet)
-    e = doc["e2e"][0]
+    doc = bench_mod.bench(models=[TINY], targets=["onnx-fp32", "executorch-fp32"], threads=1, warmup=1, runs=3,
+                          out=tiny_bench["out"], e2e=str(clip), e2e_target="all", e2e_detect_every=(1, 3), progress=quiet)
+    assert [r["target"] for r in doc["e2e"]] == ["onnx-fp32", "executorch-fp32"]  # one row per target that ran
+    e, et = doc["e2e"]
+    # each in its own process: ONNX Runtime's holds no torch, ExecuTorch's Python runtime does
+    assert 0 < e["peak_rss_mb"] < et["peak_rss_mb"] and et["status"] == "ok"
     assert e["status"] == "ok" and e["target"] == "onnx-fp32" and e["frames"] == 45 and e["fps"] > 0
     assert set(e["isolated_stage_ms"]) == {"decode", "detect", "crop", "model"}
     assert all(v > 0 for v in e["isolated_stage_ms"].values())
