@@ -278,6 +278,13 @@ class Trainer:
         torch.save(state, buf)
         write_atomic(path, buf.getvalue())
 
+    def save_last(self, path: Path, state: dict) -> None:
+        """A mid-epoch ``last.pt`` and, with it, the embedding cache: a resumed run serves the embeddings the killed
+        one computed, rather than computing them again in other batches (which can differ in the last bits)."""
+        self.save(path, state)
+        if self.embeddings is not None and self.is_main:
+            self.embeddings.save()
+
     def state(self, opt, epoch: int, step_in_epoch: int, global_step: int, best: dict, history: list,
               losses: list | None = None) -> dict:
         return {"model": self.module.state_dict(), "model_name": self.cfg.model, "model_kwargs": self.model_kwargs,
@@ -331,6 +338,7 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and self.device.type == "cuda")
         start_epoch, skip, global_step, best, history = 0, 0, 0, {"val_loss": float("inf"), "epoch": -1}, []
         resumed_losses: list = []
+        resume_rng = None
         if resume:
             st = saved
             self.module.load_state_dict(st["model"])
@@ -339,7 +347,10 @@ class Trainer:
             opt.load_state_dict(st["optimizer"])
             start_epoch, skip, global_step = st["epoch"], st["step_in_epoch"], st["global_step"]
             best, history, resumed_losses = st["best"], st["history"], st.get("epoch_losses", [])
-            torch.random.set_rng_state(st["rng"]["torch"])
+            resume_rng = st["rng"]["torch"]
+            if not skip:  # saved at an epoch's end: before the next epoch's loader drew its seed
+                torch.random.set_rng_state(resume_rng)
+                resume_rng = None
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             write_atomic(self.out / "config.json", json.dumps(asdict(cfg), indent=2))
@@ -350,7 +361,11 @@ class Trainer:
             sampler.set_epoch(epoch)
             ds_train.epoch = epoch
             t0, losses = time.perf_counter(), (list(resumed_losses) if epoch == start_epoch else [])
-            for k, (x, y, idx) in enumerate(self.loader(ds_train, sampler)):
+            batches = iter(self.loader(ds_train, sampler))  # the loader draws its seed from torch's generator here
+            if resume_rng is not None:  # saved mid-epoch, after that draw: the dropout masks go on as they would have
+                torch.random.set_rng_state(resume_rng)
+                resume_rng = None
+            for k, (x, y, idx) in enumerate(batches):
                 if epoch == start_epoch and k < skip:
                     continue
                 for g, b in zip(opt.param_groups, base):
@@ -371,9 +386,9 @@ class Trainer:
                 done_steps += 1
                 tell(global_step, total, f"epoch {epoch + 1}/{cfg.epochs} step {k + 1}/{steps}, loss {losses[-1]:.3f}")
                 if cfg.ckpt_every and (k + 1) % cfg.ckpt_every == 0:
-                    self.save(last, self.state(opt, epoch, k + 1, global_step, best, history, losses))
+                    self.save_last(last, self.state(opt, epoch, k + 1, global_step, best, history, losses))
                 if stop_after_steps is not None and done_steps >= stop_after_steps:
-                    self.save(last, self.state(opt, epoch, k + 1, global_step, best, history, losses))
+                    self.save_last(last, self.state(opt, epoch, k + 1, global_step, best, history, losses))
                     return {"stopped_at_step": global_step}
             val_loss, z, yv = self.evaluate(ds_val)
             m = metrics(yv, z) if len(yv) else {}

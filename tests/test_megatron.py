@@ -359,6 +359,23 @@ def test_training_caches_embeddings_so_a_second_epoch_runs_neither_network(index
     assert other.embeddings.path != again.embeddings.path and len(other.embeddings) == 0
 
 
+def test_a_killed_run_resumes_to_the_uninterrupted_heads_weights(index, tmp_path):
+    """Resume as for the frame models: killed in the second epoch (self-blended clips drawn on the fly, the cache
+    kept on disk), resumed, it ends with the uninterrupted run's head, bit for bit, and the same validation."""
+    from edge_sdk.distill.train import Trainer
+    from tests.conftest import labelled_clips
+
+    lab = labelled_clips(index, tmp_path)
+    kw = dict(pseudo_fakes="sbi", ckpt_every=1)
+    full = Trainer(_megatron_cfg(lab, tmp_path / "full", **kw)).run()
+    assert Trainer(_megatron_cfg(lab, tmp_path / "cut", **kw)).run(stop_after_steps=3) == {"stopped_at_step": 3}
+    resumed = Trainer(_megatron_cfg(lab, tmp_path / "cut", **kw)).run(resume=True)
+    assert [h["val_auc"] for h in full["history"]] == [h["val_auc"] for h in resumed["history"]]
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "cut" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_two_ranks_train_the_head_alike_and_leave_the_frozen_parts(index, tmp_path):
     """DDP (gloo, two ranks) as for the frame models: the head's parameters end identical on both ranks and moved;
     the depth model and the embedder stay as built; rank 0 alone writes the checkpoint and the embedding cache."""

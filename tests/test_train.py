@@ -20,9 +20,13 @@ def _weights(path):
     return torch.load(path, map_location="cpu", weights_only=False)["model"]
 
 
-def test_resume_after_a_kill_mid_epoch_reproduces_the_uninterrupted_run(index, tmp_path):
-    full = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "full"), **TINY)).run()
-    cut = TrainConfig(index=str(index), out=str(tmp_path / "cut"), **TINY)
+@pytest.mark.parametrize("drop_rate", [0.0, 0.3])
+def test_resume_after_a_kill_mid_epoch_reproduces_the_uninterrupted_run(index, tmp_path, drop_rate):
+    """With dropout too: the killed run saved torch's RNG after the epoch's loader drew its seed, so the resumed one
+    sets it after its own loader's draw, and the dropout masks go on as they would have."""
+    tiny = {**TINY, "model_kwargs": {"drop_rate": drop_rate}}
+    full = Trainer(TrainConfig(index=str(index), out=str(tmp_path / "full"), **tiny)).run()
+    cut = TrainConfig(index=str(index), out=str(tmp_path / "cut"), **tiny)
     assert Trainer(cut).run(stop_after_steps=6) == {"stopped_at_step": 6}  # killed in the second epoch
     resumed = Trainer(cut).run(resume=True)
     assert len(full["history"]) == len(resumed["history"]) == 2
