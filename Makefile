@@ -1,11 +1,12 @@
 # Two commands for a newcomer: `make demo` (the main job) and `make test`.
 # Each creates .venv if missing and installs the pinned set; both are safe to run twice.
 PYTHON ?= python3
+comma  := ,
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edge-sdk-installed
 
-.PHONY: bench-m2tr bench-megatron demo zoo docs test install assets bench bench-vit bench-ci clean
+.PHONY: bench-m2tr bench-megatron bench-speed demo zoo docs test install assets bench bench-vit bench-ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -84,10 +85,18 @@ bench-megatron: assets
 	    $(if $(MEGATRON_VIDEO),--e2e $(MEGATRON_VIDEO)) --cache $(BENCH_CACHE) --out runs/bench-megatron
 	$(VENV)/bin/python -m edge_sdk.benchmarks.megatron_depth --out runs/megatron_depth
 
+# Issue #22's measurements: B0 and RepViT-M0.9 on ONNX Runtime and ExecuTorch fp32 / int8 with each target's top
+# ops (--profile), and end to end per target on the 720p sample video with faces detected every 1, 3 and 5 frames.
+SPEED_VIDEO ?= $(firstword $(wildcard ../shared/samples/western_fake.mp4))
+bench-speed: assets
+	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9_student \
+	    --targets torch,onnx-fp32,onnx-int8,executorch-fp32,executorch-int8 --threads 2 --warmup 5 --runs 30 \
+	    $(BENCH_DATA) --profile $(if $(SPEED_VIDEO),--e2e $(SPEED_VIDEO) --e2e-target all --e2e-detect-every 3$(comma)5) \
+	    --cache $(BENCH_CACHE) --out runs/bench-speed
+
 # CI's quick bench (.ci/run): B0 and RepViT-M0.9, ONNX and ExecuTorch fp32/int8, 20 runs; fails on a parity
 # regression against the committed baseline (speed is reported as ratios to eager PyTorch and quantized / fp32, not
 # gated); with the samples beside the clone, end to end on the 720p sample video with ONNX fp32 and ExecuTorch int8.
-comma := ,
 CI_VIDEO ?= $(firstword $(wildcard ../shared/samples/western_fake.mp4))
 bench-ci: assets
 	$(VENV)/bin/edge-sdk bench --models ms_eff_gcvit_b0,repvit_m0_9_student \

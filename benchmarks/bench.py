@@ -570,7 +570,7 @@ def to_markdown(doc: dict) -> str:
             lines.append(f"| {r['model']} | {r['target']} | {p['tool']} | {p['ops_ms']:.2f} | {top} | "
                          + (f"{out['nodes']} nodes, {out['ms']:.2f} ms |" if out else "- |"))
         lines += ["", "Ops grouped by kind (node count in brackets); bench.json holds the top 12 per target with ms."]
-    every = [(e["model"], k) for e in doc.get("e2e", []) for k in e.get("detect_every", [])]
+    every = [(f"{e['model']} {e['target']}", k) for e in doc.get("e2e", []) for k in e.get("detect_every", [])]
     if every:
         from .e2e import detect_every_table
 

@@ -47,7 +47,7 @@ class BenchConfig:
     for megatron_rgbd; a checkpoint's own (--weights) win"""
     e2e: Optional[str] = None
     """also frames/s of the whole pipeline on this video"""
-    e2e_detect_every: tuple[int, ...] = ()
+    e2e_detect_every: tuple[str, ...] = ()
     """with --e2e: also the loop detecting faces every K-th frame for each K given (frames/s, and the held boxes'
     IoU against detecting every frame)"""
     e2e_target: str = "onnx-fp32"
@@ -99,6 +99,10 @@ class BenchConfig:
                            ("--threads", self.threads, 1), ("--data-limit", self.data_limit, 1),
                            ("--calib-size", self.calib_size, 1)):
             check_range(opt, v, lo)
+        every = comma_list(self.e2e_detect_every)
+        if not all(k.isdigit() for k in every):
+            raise InputError(f"--e2e-detect-every {','.join(every)}: whole numbers of frames, e.g. 1,3,5")
+        self.e2e_detect_every = tuple(int(k) for k in every)
         for k in self.e2e_detect_every:
             check_range("--e2e-detect-every", k, 1, allow_none=False)
         check_range("--max-regression", self.max_regression, 0, allow_none=False)

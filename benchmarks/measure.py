@@ -52,6 +52,17 @@ def rss_mb() -> float | None:
     return _status_mb("VmRSS")
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident memory (VmHWM) to its current RSS (Linux >= 4.0: ``clear_refs`` 5), so a
+    later :func:`peak_rss_mb` covers only what ran after; False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process image. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so
     a process started from a large parent would report the parent's peak."""

@@ -219,7 +219,7 @@ def test_e2e_option_adds_frames_per_second_and_the_stage_split(tiny_bench, sampl
     assert three["every"] == 3 and 0.5 < three["iou_mean"] < 1.0 and three["frames"] == 45 and three["fps"] > 0
     bench_mod.validate(doc)
     md = (tiny_bench["out"] / "bench.md").read_text()
-    assert "end-to-end frames/s" in md and f"| {TINY} | 3 |" in md
+    assert "end-to-end frames/s" in md and f"| {TINY} onnx-fp32 | 3 |" in md
 
 
 def test_profile_names_each_targets_top_ops(tiny_bench):
