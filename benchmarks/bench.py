@@ -421,7 +421,7 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
             results.append(row)
         if cfg.e2e:
             for row in _e2e(name, rows, cfg.e2e, cfg.e2e_target, cfg.threads, out, progress,
-                            tuple(cfg.e2e_detect_every)):
+                            tuple(cfg.e2e_detect_every), cfg.e2e_batch_frames):
                 e2e_results.append(row)
                 if row["status"] == "failed":
                     failures.append(f"{name} {row.get('target', '')} end to end: {row.get('reason', '')[:200]}")
@@ -433,7 +433,7 @@ def bench(cfg: BenchConfig | None = None, *, progress=print, on_row=None, probe_
 
 
 def _e2e(name: str, rows: dict, video: str, wanted: str, threads: int | None, out: Path, progress,
-         detect_every: tuple[int, ...] = ()) -> list[dict]:
+         detect_every: tuple[int, ...] = (), batch_frames: int = 8) -> list[dict]:
     """Frames/s of the whole pipeline on ``video``, one row per ``wanted`` target of this model that ran (a comma
     list, or ``all``; a single target that did not run falls back to the first that did). Each runs in a process of
     its own (``python -m edge_sdk.benchmarks.e2e``, pinned to ``threads`` cores), so its peak resident memory is that
@@ -448,7 +448,7 @@ def _e2e(name: str, rows: dict, video: str, wanted: str, threads: int | None, ou
         progress(f"[bench] {name} {target}: end to end on {Path(video).name}")
         folder = out / "e2e" / name / target
         cmd = [sys.executable, "-m", "edge_sdk.benchmarks.e2e", "--video", str(video), "--model",
-               rows[target]["artifact"], "--repeats", "1", "--out", str(folder)]
+               rows[target]["artifact"], "--repeats", "1", "--out", str(folder), "--batch-frames", str(batch_frames)]
         cmd += ["--threads", str(threads)] if threads else []
         cmd += ["--detect-every", ",".join(map(str, detect_every))] if detect_every else []
         done = subprocess.run(cmd, capture_output=True, text=True)
@@ -463,7 +463,9 @@ def _e2e(name: str, rows: dict, video: str, wanted: str, threads: int | None, ou
             "isolated_stage_ms": {k: v["mean"] for k, v in r["isolated"]["stage_ms"].items()},
             "peak_rss_mb": r.get("peak_rss_mb"),
             **({k: r["pipelined"][k] for k in ("clips_scored", "clips_per_s")} if "clips_per_s" in r["pipelined"]
-               else {}), **({"detect_every": r["detect_every"]} if "detect_every" in r else {})})
+               else {}), **({"detect_every": r["detect_every"]} if "detect_every" in r else {}),
+            **({"cpu": r["pipelined"]["cpu_of_best"]} if "cpu_of_best" in r["pipelined"] else {}),
+            **({"throughput": r["throughput"]} if "throughput" in r else {})})
     return results
 
 
@@ -570,6 +572,21 @@ def to_markdown(doc: dict) -> str:
             lines.append(f"| {r['model']} | {r['target']} | {p['tool']} | {p['ops_ms']:.2f} | {top} | "
                          + (f"{out['nodes']} nodes, {out['ms']:.2f} ms |" if out else "- |"))
         lines += ["", "Ops grouped by kind (node count in brackets); bench.json holds the top 12 per target with ms."]
+    busy = [e for e in doc.get("e2e", []) if e.get("cpu")]
+    if busy:
+        from edge_sdk.timing import busiest
+
+        lines += ["", "| model | artifact | loop wall s | process CPU s | cores busy | busiest threads (busy share "
+                  "of the loop's wall time) |", "|---|---|---|---|---|---|"]
+        for e in busy:
+            c = e["cpu"]
+            lines.append(f"| {e['model']} | {e['target']} | {c['wall_s']:.2f} | {c['cpu_s']:.2f} | "
+                         f"{c['cores_busy']:.2f} of {c['cores']} | {busiest(c)} |")
+    batched = [(f"{e['model']} {e['target']}", e["throughput"]) for e in doc.get("e2e", []) if e.get("throughput")]
+    if batched:
+        from .e2e import throughput_table
+
+        lines += [""] + throughput_table(batched)
     every = [(f"{e['model']} {e['target']}", k) for e in doc.get("e2e", []) for k in e.get("detect_every", [])]
     if every:
         from .e2e import detect_every_table

@@ -50,6 +50,9 @@ class BenchConfig:
     e2e_detect_every: tuple[str, ...] = ()
     """with --e2e: also the loop detecting faces every K-th frame for each K given (frames/s, and the held boxes'
     IoU against detecting every frame)"""
+    e2e_batch_frames: int = 8
+    """with --e2e: also detect's throughput mode over the video at this --batch-frames against 1 (frames/s of both,
+    one run after the other); 0 or 1: not run"""
     e2e_target: str = "onnx-fp32"
     """target(s) run end to end with --e2e: one (else the first that ran), a comma list, or all; each in its own
     process, with its peak resident memory"""
@@ -97,7 +100,7 @@ class BenchConfig:
                                  f"{len(self.models)})")
         for opt, v, lo in (("--batch", self.batch, 1), ("--runs", self.runs, 1), ("--warmup", self.warmup, 0),
                            ("--threads", self.threads, 1), ("--data-limit", self.data_limit, 1),
-                           ("--calib-size", self.calib_size, 1)):
+                           ("--calib-size", self.calib_size, 1), ("--e2e-batch-frames", self.e2e_batch_frames, 0)):
             check_range(opt, v, lo)
         every = comma_list(self.e2e_detect_every)
         if not all(k.isdigit() for k in every):

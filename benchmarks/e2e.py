@@ -7,6 +7,10 @@ Two views of the same pipeline (decode -> face detection -> crop -> model -> tra
 * ``isolated``: each stage alone over the same frames, one after the other (decode, face detection
   per 720p frame, crop + normalise, model at batch 1), so the split adds up without overlap.
 
+The camera loop's ``cpu`` gives each thread's busy seconds against the loop's wall time, and the cores busy.
+``throughput``: ``detect`` over every frame of the file with ``--batch-frames N`` (crops of N frames per model
+call) against N = 1, frames/s of both in the same run.
+
     python -m edge_sdk.benchmarks.e2e --video ../shared/samples/western_fake.mp4 [--model ARTIFACT] [--threads 2]
 
 Without ``--model`` it exports MS-Eff-GCViT B0 (random init: speed does not depend on the
@@ -22,6 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from edge_sdk.timing import busy_table
 
 from .machine import machine
 from .measure import loader, peak_rss_mb, pin_threads, reset_peak_rss
@@ -149,10 +155,44 @@ def held_iou(detections: list[list], every: int, shape) -> dict:
             "faces_without_box": missed}
 
 
+def throughput(video: Path, load, batch_frames: int, face_model: str | None = None) -> dict:
+    """``detect`` over every frame of ``video`` with ``--batch-frames batch_frames`` against 1, one after the other:
+    frames/s of each after an untimed two-frame warm-up, and the largest logit difference between the two (float
+    noise; of the records' logits, rounded to 5 decimals). ``artifact_batch``: the crops one call of the artifact
+    takes ("dynamic": any; a fixed batch of 1 is one call per crop either way)."""
+    from edge_sdk.pipeline import Detector
+
+    runs, batch = {}, None
+    for n in dict.fromkeys((1, batch_frames)):
+        with Detector(load(), face_model=face_model) as det:
+            if det.clip:
+                return {"batch_frames": batch_frames, "status": "not run",
+                        "reason": "a clip model scores all of a video's clips in one call already"}
+            batch = det.backend.fixed_batch or det.crops_per_call or "dynamic"
+            if batch == 1:  # one crop per call either way: two more passes over the file would measure nothing
+                return {"batch_frames": batch_frames, "status": "not run",
+                        "reason": "the artifact takes a batch of 1 (export --dynamic-batch to batch crops)"}
+            det.video(video, frames=2, batch_frames=n)  # untimed: the runtime's first calls, the file into the cache
+            t0 = time.perf_counter()
+            rec = det.video(video, every=1, batch_frames=n)
+            runs[n] = (rec, time.perf_counter() - t0)
+    logits = {n: np.array([f["logit"] for fr in rec["frames"] for f in fr["faces"]]) for n, (rec, _) in runs.items()}
+    (one, t1), (batched, tn) = runs[1], runs[batch_frames]
+    return {"batch_frames": batch_frames, "status": "ok", "artifact_batch": batch, "frames": one["frames_sampled"],
+            "faces": len(logits[1]),
+            "fps_1": round(one["frames_sampled"] / t1, 2), "fps_batched": round(batched["frames_sampled"] / tn, 2),
+            "speedup": round(t1 / tn, 3),
+            "max_abs_d_logit": (float(np.abs(logits[1] - logits[batch_frames]).max()) if len(logits[1]) else 0.0)
+            if len(logits[1]) == len(logits[batch_frames]) else None,
+            "same_verdict": one["verdict"] == batched["verdict"]}
+
+
 def run(video: str | Path, model: str | Path | None = None, threads: int | None = None, repeats: int = 3,
-        out_dir: str | Path = DEFAULT_OUT, face_model: str | None = None, detect_every: tuple[int, ...] = ()) -> dict:
+        out_dir: str | Path = DEFAULT_OUT, face_model: str | None = None, detect_every: tuple[int, ...] = (),
+        batch_frames: int = 8) -> dict:
     """``detect_every``: also the camera loop with faces detected every K-th frame, for each K: its frames/s, and the
-    held boxes against detection on every frame (IoU, :func:`held_iou`)."""
+    held boxes against detection on every frame (IoU, :func:`held_iou`). ``batch_frames`` N > 1: also ``detect``'s
+    throughput mode over the file at N against 1 (:func:`throughput`); 0 or 1: not run."""
     from edge_sdk.stream import run_stream
 
     out_dir = Path(out_dir)
@@ -176,13 +216,16 @@ def run(video: str | Path, model: str | Path | None = None, threads: int | None 
         backend = load()
         r = run_stream(video, backend, live=False, face_model=face_model, detect_every=k)
         every.append({**held_iou(detections, k, shape), "fps": r["fps"], "detect_ms": r["stage_ms"].get("detect")})
+    batched = throughput(video, load, batch_frames, face_model) if batch_frames > 1 else None
     result = {"video": str(video), "artifact": str(artifact), "backend": backend.name, "threads": threads or "default",
               "machine": machine(),
               "pipelined": {"fps_runs": [r["fps"] for r in runs], "fps_median": statistics.median(r["fps"] for r in runs),
                             "frames": best["frames_processed"], "stage_ms_of_best": best["stage_ms"],
+                            "cpu_of_best": best["cpu"],
                             **({"clips_scored": best["clips_scored"], "clips_per_s": best["clips_per_s"]}
                                if "clips_scored" in best else {})},
               "isolated": iso, **({"detect_every": every} if every else {}),
+              **({"throughput": batched} if batched else {}),
               # the camera loop's peak (the target's alone when this runs in a process of its own, as bench does)
               "peak_rss_mb": loop_peak, "peak_rss_of": "camera loop" if reset else "whole process"}
     from edge_sdk.fileio import write_atomic
@@ -212,9 +255,34 @@ def to_markdown(r: dict) -> str:
     lines.append("")
     lines.append(f"Isolated stages one after the other would give {iso['fps_if_sequential']:.1f} frames/s; the loop "
                  "overlaps decoding (reader thread) with scoring.")
+    if pipe.get("cpu_of_best"):
+        lines += ["", "Threads of the camera loop (its best run), busy on a CPU against the loop's wall time:", ""]
+        lines += busy_table(pipe["cpu_of_best"])
+    if r.get("throughput"):
+        lines += [""] + throughput_table([(None, r["throughput"])])
     if r.get("detect_every"):
         lines += [""] + detect_every_table([(None, e) for e in r["detect_every"]])
     return "\n".join(lines)
+
+
+def throughput_table(rows: list[tuple[str | None, dict]]) -> list[str]:
+    """Markdown lines: per (model and target, or None, :func:`throughput` result) detect's frames/s at 1 and N."""
+    named = any(m is not None for m, _ in rows)
+    lines = [("| model, artifact " if named else "") + "| detect --batch-frames N | artifact batch | frames/s at 1 | "
+             "frames/s at N | speed-up | max abs d logit |", "|---" * (6 + named) + "|"]
+    for m, t in rows:
+        lines.append((f"| {m} " if named else "") + (
+            f"| {t['batch_frames']} | {t.get('artifact_batch', '-')} | {t['fps_1']:.1f} | {t['fps_batched']:.1f} | "
+            f"{t['speedup']:.2f}x | "
+            f"{'faces differ' if t['max_abs_d_logit'] is None else format(t['max_abs_d_logit'], '.1e')} |"
+            if t["status"] == "ok" else
+            f"| {t['batch_frames']} | {t['status']}: {t.get('reason', '')[:80]} | | | | |"))
+    frames = next((t["frames"] for _, t in rows if t["status"] == "ok"), None)
+    return lines + ["", "`edge-sdk detect --every 1` over the whole file" + (f" ({frames} frames)" if frames else "")
+                    + ": each frame's face crops scored as it comes (N = 1, latency mode) against the crops of N frames "
+                    "in one model call (throughput mode), one run after the other; decoding is not overlapped here. "
+                    "An artifact of a fixed batch of 1 (`export` without `--dynamic-batch`) still takes one crop per "
+                    "call, so only a dynamic batch can gain."]
 
 
 def detect_every_table(rows: list[tuple[str | None, dict]]) -> list[str]:
@@ -236,11 +304,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: its own)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--detect-every", default="", help="comma list of K: also the loop detecting every K-th frame")
+    p.add_argument("--batch-frames", type=int, default=8,
+                   help="also detect's throughput mode over the file at this N against 1 (0 or 1: not run)")
     p.add_argument("--out", default=str(DEFAULT_OUT))
     args = p.parse_args(argv)
     pin_threads(args.threads)  # as bench's measurements: this many cores, and the runtime's threads
     result = run(args.video, args.model, args.threads, args.repeats, args.out,
-                 detect_every=tuple(int(k) for k in args.detect_every.split(",") if k.strip()))
+                 detect_every=tuple(int(k) for k in args.detect_every.split(",") if k.strip()),
+                 batch_frames=args.batch_frames)
     print(to_markdown(result))
     print(f"\nwrote {args.out}/e2e.json and {args.out}/e2e.md")
     return 0

@@ -163,8 +163,8 @@ def _detect(cfg) -> int:
                 lines.write(f"[detect {100 * done / max(1, total):3.0f}%] {int(done)}/{total} {msg}", transient=True)
     run = detect_run(cfg.paths, cfg.model, json_out=cfg.json, jsonl=cfg.jsonl, annotate=cfg.annotate, progress=tick,
                      resume=cfg.resume, shard=cfg.shard, frames=cfg.frames, every=cfg.every, fps=cfg.fps,
-                     strategy=cfg.aggregate, face_model=cfg.face_model, min_confidence=cfg.min_confidence,
-                     threshold=cfg.threshold, min_valid=cfg.min_valid)
+                     strategy=cfg.aggregate, batch_frames=cfg.batch_frames, face_model=cfg.face_model,
+                     min_confidence=cfg.min_confidence, threshold=cfg.threshold, min_valid=cfg.min_valid)
     if cfg.explain is not None:
         from .explain import add_explanations
 

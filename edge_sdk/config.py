@@ -110,6 +110,9 @@ class DetectConfig(RuntimeOptions):
     """instead of --frames: frames at this rate"""
     aggregate: Literal["mean", "vote", "confident", "segment"] = "confident"
     """how frame (or clip) scores of a face track become its video score"""
+    batch_frames: int = 1
+    """throughput mode for video files: the face crops of N sampled frames in one model call (same records, logits
+    up to float noise); 1: each frame's crops as it comes (latency mode, as camera). Clip models batch already"""
 
     def __post_init__(self):
         super().__post_init__()
@@ -118,6 +121,7 @@ class DetectConfig(RuntimeOptions):
         check_range("--frames", self.frames, 1, allow_none=False)
         check_range("--every", self.every, 1)
         check_range("--fps", self.fps, 0, low_open=True)
+        check_range("--batch-frames", self.batch_frames, 1, allow_none=False)
 
 
 @dataclass

@@ -2,9 +2,11 @@
 
 A frame model scores each face crop; a clip model (``input.clip`` in its manifest: T crops, ``stride`` frames
 apart) scores T crops of one tracked face at a time, and a track with fewer than T crops is reported as such,
-never scored. :func:`detect` runs a batch of inputs as a batch job: outputs are checked before any scoring, each
-record is streamed to a JSON Lines file as its input finishes, ``resume`` skips inputs already recorded with the
-same model and settings, ``shard`` takes one of N slices, and Ctrl-C ends with the records so far.
+never scored. A frame model scores a video's frames as they come (latency), or ``batch_frames`` N at a time
+(throughput: the crops of N frames in one backend call, the same record). :func:`detect` runs a batch of inputs
+as a batch job: outputs are checked before any scoring, each record is streamed to a JSON Lines file as its input
+finishes, ``resume`` skips inputs already recorded with the same model and settings, ``shard`` takes one of N
+slices, and Ctrl-C ends with the records so far.
 """
 
 from __future__ import annotations
@@ -68,6 +70,17 @@ def open_backend(model) -> Backend:
     return load(p)
 
 
+def crops_per_call(backend: Backend) -> int | None:
+    """The most inputs one call of a dynamic-batch artifact takes beyond what its backend chunks itself: a TensorRT
+    engine's profile maximum (``export.engine.profile`` in its manifest); None: any number. A fixed batch (the
+    manifest's input shape) and ``max_batch`` are chunked by the backend."""
+    if backend.fixed_batch is not None:
+        return None
+    profile = (((backend.manifest.get("export") or {}).get("engine") or {}).get("profile")) or {}
+    most = [int(p["max"][0]) for p in profile.values() if isinstance(p, dict) and p.get("max")]
+    return min(most) if most else None
+
+
 class Detector:
     """Runs one artifact over images and videos, with the crop spec, threshold and clip length of its manifest."""
 
@@ -81,6 +94,7 @@ class Detector:
         self.clip = m["input"].get("clip")  # {"frames": T, "stride": s} for a clip model, else None
         self.trained = bool((m.get("weights") or {"trained": m["model"].get("checkpoint") is not None})["trained"])
         self.face_model, self.min_confidence, self.all_faces = face_model, min_confidence, all_faces
+        self.crops_per_call = crops_per_call(self.backend)
         self._image_faces: FaceDetector | None = None  # made on the first image
 
     @property
@@ -116,23 +130,46 @@ class Detector:
                                  "spec makes invalid input); no verdict")
         return out
 
+    def face_crops(self, rgb: np.ndarray, faces) -> tuple[list, np.ndarray | None]:
+        """The faces to score (all, or the first) and their crops by the manifest's spec, as one model input."""
+        faces = faces if self.all_faces else faces[:1]
+        if not faces:
+            return [], None
+        return faces, self.crop.to_tensor(np.stack([self.crop.crop(rgb, f.box, f.keypoints) for f in faces]))
+
+    def score_crops(self, frames: list[tuple[list, np.ndarray | None, str]]) -> list[list[FaceScore]]:
+        """Score the crops of several frames (each ``(faces, crops, what)`` from :meth:`face_crops`) in one backend
+        call, split into calls the artifact takes (a fixed batch, ``max_batch``, an engine's profile); a NaN or
+        infinite logit names its frame."""
+        batches = [b for _, b, _ in frames if b is not None]
+        if not batches:
+            return [[] for _ in frames]
+        x = np.concatenate(batches)
+        step = self.crops_per_call or len(x)
+        z = np.concatenate([self.backend.predict(x[i:i + step]) for i in range(0, len(x), step)])
+        out, i = [], 0
+        for faces, b, what in frames:
+            n = 0 if b is None else len(b)
+            logits, i = self.finite(z[i:i + n], what), i + n
+            out.append([FaceScore(f.box, f.score, float(v), float(sigmoid(v)), np.round(f.keypoints, 1).tolist())
+                        for f, v in zip(faces, logits)])
+        return out
+
     def score_faces(self, rgb: np.ndarray, faces, stages: dict | None = None, what: str = "frame") -> list[FaceScore]:
         """Crop each face by the manifest's spec and score the crops in one batch (frame models).
 
         ``stages``: seconds spent are added to its ``crop`` and ``model`` entries.
         """
-        faces = faces if self.all_faces else faces[:1]
-        if not faces:
-            return []
         t0 = time.perf_counter()
-        batch = self.crop.to_tensor(np.stack([self.crop.crop(rgb, f.box, f.keypoints) for f in faces]))
+        faces, batch = self.face_crops(rgb, faces)
+        if batch is None:
+            return []
         t1 = time.perf_counter()
-        logits = self.logits(batch, what)
+        (scored,) = self.score_crops([(faces, batch, what)])
         if stages is not None:
             stages["crop"] = stages.get("crop", 0.0) + t1 - t0
             stages["model"] = stages.get("model", 0.0) + time.perf_counter() - t1
-        return [FaceScore(f.box, f.score, float(z), float(sigmoid(z)), np.round(f.keypoints, 1).tolist())
-                for f, z in zip(faces, logits)]
+        return scored
 
     def _masked_clips(self, tracks: list[tuple[list[int], list]], T: int) -> tuple[np.ndarray, np.ndarray]:
         """Clips (N, T, 3, S, S) and validity (N, T) from each track's (window frames, [(frame, crop)]): a frame of
@@ -177,9 +214,14 @@ class Detector:
         return write_atomic(out, data.tobytes())
 
     def video(self, path: str | Path, frames: int = 32, every: int | None = None, fps: float | None = None,
-              strategy: str = "confident", annotate: str | Path | None = None, progress=None) -> dict:
+              strategy: str = "confident", annotate: str | Path | None = None, progress=None,
+              batch_frames: int = 1) -> dict:
         """Score sampled frames (a clip model: windows of T frames); ``annotate``: also write those frames, boxes
-        drawn, as an mp4. ``progress(done, total)`` after each frame."""
+        drawn, as an mp4. ``progress(done, total)`` after each frame. ``batch_frames`` N (frame models): the crops
+        of N frames in one backend call (throughput); 1 scores each frame's crops as it comes (latency). The record
+        is the same either way, logits up to float noise; a clip model already scores all its clips in one call."""
+        if batch_frames < 1:
+            raise InputError(f"--batch-frames must be at least 1, got {batch_frames}")
         if self.clip:
             return self._video_clips(path, frames, strategy, annotate, progress)
         import cv2
@@ -187,9 +229,29 @@ class Detector:
         tracker = IoUTracker()
         per_frame, no_face, per_track = [], [], {}
         t_detect = t_model = 0.0
-        writer = None
+        writer, info = None, None
+        pending: list[tuple[int, np.ndarray | None, tuple]] = []  # (frame index, rgb to draw, (faces, crops, what))
+
+        def flush() -> None:  # score the pending frames' crops in one call, then finish each frame in order
+            nonlocal t_model
+            t0 = time.perf_counter()
+            scored = self.score_crops([crops for _, _, crops in pending])
+            t_model += time.perf_counter() - t0
+            for (index, rgb, _), faces in zip(pending, scored):
+                if not faces:
+                    no_face.append(index)
+                for f, tid in zip(faces, tracker.update([f.box for f in faces])):
+                    f.track = tid
+                    per_track.setdefault(tid, []).append(f.prob)
+                per_frame.append({"frame": index, "faces": [f.to_dict() for f in faces]})
+                if writer is not None:
+                    bgr = draw_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), per_frame[-1]["faces"], self.threshold)
+                    writer.write(draw_status(bgr, f"frame {index}  ({self.backend.name})"))
+                if progress is not None:
+                    progress(len(per_frame), info.get("sampled", frames))
+            pending.clear()
+
         with FaceDetector(self.face_model, self.min_confidence, mode="video") as det, ExitStack() as stack:
-            info = None
             for info, index, ts_ms, rgb in sample_frames(path, frames=frames, every=every, fps=fps):
                 if annotate is not None and writer is None:
                     step = every or (max(1.0, info["fps"] / fps) if fps else max(1.0, info["frame_count"] / frames))
@@ -197,22 +259,17 @@ class Detector:
                 t0 = time.perf_counter()
                 faces = det.detect(rgb, timestamp_ms=ts_ms)
                 t1 = time.perf_counter()
-                scored = self.score_faces(rgb, faces, what=f"{path} frame {index}")
+                crops = (*self.face_crops(rgb, faces), f"{path} frame {index}")
                 t_detect, t_model = t_detect + t1 - t0, t_model + time.perf_counter() - t1
-                if not scored:
-                    no_face.append(index)
-                for f, tid in zip(scored, tracker.update([f.box for f in scored])):
-                    f.track = tid
-                    per_track.setdefault(tid, []).append(f.prob)
-                per_frame.append({"frame": index, "faces": [f.to_dict() for f in scored]})
-                if writer is not None:
-                    bgr = draw_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), per_frame[-1]["faces"], self.threshold)
-                    writer.write(draw_status(bgr, f"frame {index}  ({self.backend.name})"))
-                if progress is not None:
-                    progress(len(per_frame), info.get("sampled", frames))
+                pending.append((index, rgb if writer is not None else None, crops))
+                if len(pending) >= batch_frames:
+                    flush()
+            if pending:
+                flush()
         if info is None:
             raise InputError(f"{path}: no frame could be decoded")
-        timings = {"detect_ms": round(t_detect * 1e3, 1), "model_ms": round(t_model * 1e3, 1)}
+        timings = {"detect_ms": round(t_detect * 1e3, 1), "model_ms": round(t_model * 1e3, 1),
+                   **({"batch_frames": batch_frames} if batch_frames > 1 else {})}
         base = {"kind": "video", "frames_sampled": len(per_frame), "frames_without_face": no_face,
                 "video": info, "aggregate": strategy, "frames": per_frame, "timings": timings}
         if writer is not None:
@@ -468,7 +525,7 @@ def detect_run(paths, model, json_out: str | Path | None = None, jsonl: str | Pa
                annotate: str | Path | None = None, progress=None, resume: bool = False, shard: str | None = None,
                **kwargs) -> DetectRun:
     """``edge-sdk detect`` as a batch job; see the module docstring. ``progress(done, total, message)``."""
-    video_keys = {"frames", "every", "fps", "strategy"}
+    video_keys = {"frames", "every", "fps", "strategy", "batch_frames"}
     video_kwargs = {k: v for k, v in kwargs.items() if k in video_keys and v is not None}
     det_kwargs = {k: v for k, v in kwargs.items() if k not in video_keys}
     if jsonl is None and json_out is not None:

@@ -160,6 +160,9 @@ class FrameSource:
         with self._cond:
             self.status, self.message = status, message
             self._cond.notify_all()
+        # the thread stays, idle, until close(): its CPU time stays readable for the loop's busy split (a thread
+        # that has ended leaves /proc/self/task)
+        self._stop.wait()
 
     def next(self, timeout: float) -> Frame | None:
         """The next frame; None when the source is finished. Raises TimeoutError after ``timeout`` s without one."""
@@ -308,6 +311,8 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
     frame slots, a frame where the track has no face masked (``min_valid``: the fewest faces of T that are scored;
     None: the bundle's own); its records give ``masked``, how many of the clip's T frames were. ``detect_every``
     K: faces are detected on every K-th frame and held between (:class:`EveryK`); every frame is still scored.
+    ``cpu``: the loop's wall time against the process's CPU time, and each thread's busy seconds
+    (:class:`edge_sdk.timing.ThreadClock`; "not measured" without ``/proc``).
     """
     if detect_every < 1:
         raise InputError(f"--detect-every must be at least 1, got {detect_every}")
@@ -317,7 +322,7 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
     from .fileio import LineWriter, to_json
     from .overlay import draw_faces, draw_status
     from .pipeline import Detector, check_outputs, sigmoid
-    from .timing import latency_stats
+    from .timing import ThreadClock, latency_stats
     from .video import VideoWriter
 
     if show and sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get(
@@ -348,6 +353,7 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
         clip_masked: dict[int, int] = {}
         if out is not None:
             writer = VideoWriter(out, src.fps)
+        clock = ThreadClock()  # each thread's busy vs waiting time over the loop (models loaded, reader running)
         try:
             waited = 0.0
             while max_frames is None or processed < max_frames:
@@ -463,6 +469,7 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
         finally:
             if show:
                 cv2.destroyAllWindows()
+        cpu = clock.stop()
         written = writer.close() if writer is not None else None
         frames_read, dropped = src.frames_read, src.dropped
     seconds = time.perf_counter() - t_start
@@ -478,7 +485,7 @@ def run_stream(source, model, out: str | Path | None = None, show: bool = False,
         "stage_latency_ms": {k: latency_stats(v, digits=2) for k, v in stage_times.items()},
         "verdict": "no_face" if score is None else ("fake" if score >= det.threshold else "real"),
         "score": score, "tracks": tracks, "jsonl": None if jsonl is None else str(jsonl),
-        "detect_every": detect_every,
+        "detect_every": detect_every, "cpu": cpu,
     }
     if det.clip:
         summary["clip"] = {**det.clip, **({"min_valid": masked.min_valid} if masked is not None else {})}

@@ -217,9 +217,40 @@ def test_e2e_option_adds_frames_per_second_and_the_stage_split(tiny_bench, sampl
     one, three = e["detect_every"]
     assert one["every"] == 1 and one["iou_mean"] == 1.0 and one["faces_without_box"] == 0  # itself
     assert three["every"] == 3 and 0.5 < three["iou_mean"] < 1.0 and three["frames"] == 45 and three["fps"] > 0
+    # the loop's threads (the main thread busy, the cores busy within the cores pinned) and detect's throughput mode
+    assert e["cpu"]["measured"] and e["cpu"]["threads"][0]["busy_s"] > 0 and 0 < e["cpu"]["cores_busy"] <= 1.1
+    assert any(r["name"] == "MainThread" and r["busy_s"] > 0 for r in e["cpu"]["threads"])
+    t = e["throughput"]
+    # bench exports a static batch of 1: one crop per call either way, so the two passes are not run
+    assert t["status"] == "not run" and t["batch_frames"] == 8 and "batch of 1" in t["reason"]
     bench_mod.validate(doc)
     md = (tiny_bench["out"] / "bench.md").read_text()
     assert "end-to-end frames/s" in md and f"| {TINY} onnx-fp32 | 3 |" in md
+    assert f"| {TINY} | onnx-fp32 | {e['cpu']['wall_s']:.2f} |" in md and f"| {TINY} onnx-fp32 | 8 | not run: the artifact takes a batch of 1" in md
+
+
+def test_the_e2e_rows_threads_and_throughput_are_in_the_markdown():
+    """An e2e row's busy split and detect's throughput mode each get a table; a row without them renders as before."""
+    from tests.conftest import ROOT
+
+    doc = json.loads((ROOT / "docs" / "data" / "bench-speed.json").read_text())
+    before = bench_mod.to_markdown(doc)
+    e = next(r for r in doc["e2e"] if r["status"] == "ok")
+    e["cpu"] = {"wall_s": 10.0, "cpu_s": 19.0, "cores_busy": 1.9, "cores": 2, "measured": True,
+                "unattributed_cpu_s": 0.1,
+                "threads": [{"name": "MainThread", "threads": 1, "busy_s": 9.1, "busy_share": 0.91, "waiting_s": 0.9},
+                            {"name": "python (unnamed native)", "threads": 3, "busy_s": 7.0, "busy_share": 0.7,
+                             "waiting_s": 23.0}]}
+    e["throughput"] = {"batch_frames": 8, "status": "ok", "artifact_batch": "dynamic", "frames": 422, "faces": 422,
+                       "fps_1": 30.0, "fps_batched": 36.0, "speedup": 1.2, "max_abs_d_logit": 2e-6, "same_verdict": True}
+    md = bench_mod.to_markdown(doc)
+    assert md.startswith(before.split("\n| model | target | profiler")[0])  # the tables before are unchanged
+    assert (f"| {e['model']} | {e['target']} | 10.00 | 19.00 | 1.90 of 2 | MainThread 0.91, python (unnamed native) x3 "
+            "0.70 |") in md
+    assert f"| {e['model']} {e['target']} | 8 | dynamic | 30.0 | 36.0 | 1.20x | 2.0e-06 |" in md
+    e["cpu"] = {**e["cpu"], "measured": False, "threads": None, "reason": "not measured: no /proc/self/task here"}
+    assert "| 1.90 of 2 | not measured |" in bench_mod.to_markdown(doc)
+    bench_mod.validate(doc)
 
 
 def test_profile_names_each_targets_top_ops(tiny_bench):

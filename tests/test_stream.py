@@ -178,4 +178,56 @@ def test_e2e_benchmark_reports_fps_and_stage_split(b0_artifacts, clip, tmp_path)
     assert all(iso["stage_ms"][k]["mean"] > 0 for k in ("decode", "detect", "crop", "model"))
     saved = json.loads((tmp_path / "e2e.json").read_text())
     assert saved["machine"]["cores"] >= 1 and saved["pipelined"]["fps_runs"] == pipe["fps_runs"]
-    assert f"**{pipe['fps_median']:.1f} frames/s**" in (tmp_path / "e2e.md").read_text()
+    md = (tmp_path / "e2e.md").read_text()
+    assert f"**{pipe['fps_median']:.1f} frames/s**" in md
+    # each thread's busy time over the loop: the main thread scores, the reader decodes; the rows add up to the
+    # process's CPU time (up to the clock tick per thread) and no more cores than exist are busy
+    cpu = pipe["cpu_of_best"]
+    rows = {r["name"]: r for r in cpu["threads"]}
+    assert cpu["measured"] and rows["MainThread"]["busy_s"] > 0 and rows["edge-sdk-reader"]["busy_s"] > 0
+    assert 0 < rows["MainThread"]["busy_share"] <= 1.05 and rows["MainThread"]["threads"] == 1
+    assert sum(r["busy_s"] for r in rows.values()) <= cpu["cpu_s"] + 0.01 * len(rows) + 0.05
+    assert 0 < cpu["cores_busy"] <= cpu["cores"] + 0.1 and cpu["wall_s"] > 0
+    assert f"**{cpu['cores_busy']:.2f} of {cpu['cores']} cores busy**" in md and "| edge-sdk-reader | 1 |" in md
+    # detect's throughput mode over the same file: 8 frames per model call, the same logits as 1
+    t = result["throughput"]
+    assert t["status"] == "ok" and t["batch_frames"] == 8 and t["frames"] == 45 and t["faces"] >= 40
+    assert t["fps_1"] > 0 and t["fps_batched"] > 0 and t["max_abs_d_logit"] < 1e-4 and t["same_verdict"]
+    assert t["artifact_batch"] == "dynamic" and f"| 8 | dynamic | {t['fps_1']:.1f} | {t['fps_batched']:.1f} |" in md
+
+
+def test_thread_clock_tells_a_busy_thread_from_a_waiting_one(monkeypatch):
+    import threading
+
+    from edge_sdk import timing
+
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    threads = [threading.Thread(target=spin, name="spinner", daemon=True)]
+    threads += [threading.Thread(target=stop.wait, name="sleeper", daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        clock = timing.ThreadClock()
+        time.sleep(1.0)
+        split = clock.stop()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    rows = {r["name"]: r for r in split["threads"]}
+    assert split["measured"] and split["wall_s"] >= 1.0
+    assert rows["spinner"]["busy_share"] > 0.5 and rows["spinner"]["threads"] == 1
+    assert rows["sleeper"]["threads"] == 2 and rows["sleeper"]["busy_share"] < 0.2  # two threads, one row
+    assert rows["sleeper"]["waiting_s"] > 1.6 and rows["MainThread"]["busy_share"] < 0.2
+    assert split["cores_busy"] > 0.5
+    assert "| spinner | 1 |" in "\n".join(timing.busy_table(split))
+    # without /proc (not Linux) the split says so instead of reporting zeros
+    monkeypatch.setattr(timing, "TASKS", timing.Path("/nonexistent/task"))
+    split = timing.ThreadClock().stop()
+    assert split["measured"] is False and split["threads"] is None and "not measured" in split["reason"]
+    assert timing.busiest(split) == "not measured" and "not measured" in timing.busy_table(split)[0]
