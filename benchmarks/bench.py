@@ -166,7 +166,23 @@ class ModelCase:
         return {"model": self.name, "weights": self.weights,
                 "weights_sha256": sha256(self.weights) if self.weights else None, "seed": None if self.weights else self.seed,
                 **({"kwargs": self.kwargs} if self.kwargs else {}),
-                "edge_sdk": __version__}
+                "edge_sdk": __version__, "code": code_fingerprint()}
+
+
+def code_fingerprint() -> str:
+    """A hash of the sources an artifact is made from (the model zoo and the exporters): a cache made before either
+    changed (a model's forward, an exporter's rewrite) is not reused, even within one version."""
+    import hashlib
+
+    import edge_sdk.export
+    import edge_sdk.models
+
+    digest = hashlib.sha256()
+    for package in (edge_sdk.models, edge_sdk.export):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def open_cache(case: ModelCase, key: dict) -> None:

@@ -72,6 +72,9 @@ class TrainConfig:
     """probability of DeepGuard's paired mixup (a real with its fake)"""
     mixup_alpha: float = 0.4
     """mixup Beta(alpha, alpha)"""
+    ema: float = 0.0
+    """exponential moving average of the weights (timm's ModelEmaV3, warm-up on): its decay, e.g. 0.99; the average
+    is what is validated and saved as best.pt (0: none)"""
     steps_per_epoch: Optional[int] = None
     """steps per epoch; None: one pass over the training crops"""
     ckpt_every: int = 50
@@ -124,6 +127,7 @@ class TrainConfig:
         for opt, v in (("--alpha", self.alpha), ("--mixup", self.mixup), ("--cutout", self.cutout)):
             check_range(opt, v, 0, 1, allow_none=False)
         check_range("--tau", self.tau, 0, low_open=True, allow_none=False)
+        check_range("--ema", self.ema, 0, 0.9999, allow_none=False)  # 1 would never move from the initial weights
         check_range("--focal-gamma", self.focal_gamma, 0, allow_none=False)
         for opt, v in (("--contrastive-weight", self.contrastive_weight), ("--guidance-weight", self.guidance_weight)):
             check_range(opt, v, 0, allow_none=False)

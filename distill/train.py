@@ -196,6 +196,7 @@ class Trainer:
             self.model.set_distilled_training(True)
         self.out = Path(cfg.out)
         self.is_main = self.rank == 0
+        self.ema = None  # the weights' moving average (--ema), made in run()
         self.embeddings = None  # frozen parts' outputs per crop (distill/embedding_cache.py), where a model has them
         frozen = self.model.frozen_parts() if cfg.embedding_cache and hasattr(self.model, "frozen_parts") else {}
         if frozen:
@@ -247,7 +248,7 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, ds) -> tuple[float, np.ndarray, np.ndarray]:
-        model = self.module
+        model = self.weights
         was_training = model.training
         model.eval()
         if self.student_dist:
@@ -268,6 +269,11 @@ class Trainer:
     @property
     def module(self) -> nn.Module:
         return self.ddp.module if self.distributed else self.model
+
+    @property
+    def weights(self) -> nn.Module:
+        """What is validated and saved as best.pt: the weights' moving average (``--ema``), else the model."""
+        return self.ema.module if self.ema is not None else self.module
 
     def save(self, path: Path, state: dict) -> None:
         if not self.is_main:
@@ -291,6 +297,7 @@ class Trainer:
                 "optimizer": opt.state_dict(),
                 "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": global_step, "best": best,
                 "epoch_losses": list(losses or []),
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
                 **({"feature_proj": self.proj.state_dict()} if self.proj is not None else {}),
                 "history": history, "config": asdict(self.cfg),
                 "rng": {"torch": torch.random.get_rng_state(), "numpy": np.random.get_state()[1].tolist(),
@@ -333,6 +340,11 @@ class Trainer:
             groups.append({"params": list(self.proj.parameters()), "lr": cfg.lr, "weight_decay": cfg.weight_decay,
                            "name": "feature_proj"})
         opt = torch.optim.AdamW(groups, lr=cfg.lr)
+        self.ema = None
+        if cfg.ema:
+            from timm.utils import ModelEmaV3
+
+            self.ema = ModelEmaV3(self.module, decay=cfg.ema, use_warmup=True)  # the decay ramps up from 0
         base = [g["lr"] for g in opt.param_groups]
         total = steps * cfg.epochs
         scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and self.device.type == "cuda")
@@ -345,6 +357,10 @@ class Trainer:
             if self.proj is not None:
                 self.proj.load_state_dict(st["feature_proj"])
             opt.load_state_dict(st["optimizer"])
+            if self.ema is not None:
+                if "ema" not in st:
+                    raise InputError(f"--resume --ema {cfg.ema}: {last} was written without a weight average")
+                self.ema.load_state_dict(st["ema"])
             start_epoch, skip, global_step = st["epoch"], st["step_in_epoch"], st["global_step"]
             best, history, resumed_losses = st["best"], st["history"], st.get("epoch_losses", [])
             resume_rng = st["rng"]["torch"]
@@ -383,6 +399,8 @@ class Trainer:
                 scaler.update()
                 losses.append(float(loss.detach()))
                 global_step += 1
+                if self.ema is not None:
+                    self.ema.update(self.module, step=global_step)
                 done_steps += 1
                 tell(global_step, total, f"epoch {epoch + 1}/{cfg.epochs} step {k + 1}/{steps}, loss {losses[-1]:.3f}")
                 if cfg.ckpt_every and (k + 1) % cfg.ckpt_every == 0:
@@ -410,7 +428,7 @@ class Trainer:
                 best = {"val_loss": val_loss, "epoch": epoch, "threshold": choose_threshold(yv, z) if len(yv) else 0.5,
                         **{f"val_{k}": v for k, v in m.items()}}
                 bad_epochs = 0
-                self.save(self.out / "best.pt", {"model": self.module.state_dict(), "model_name": cfg.model,
+                self.save(self.out / "best.pt", {"model": self.weights.state_dict(), "model_name": cfg.model,
                                                  "model_kwargs": self.model_kwargs,
                                                  "img_size": self.size, "threshold": best["threshold"],
                                                  "crop_align": framing,

@@ -90,7 +90,7 @@ def test_a_measurement_that_cannot_run_is_a_row_with_the_reason(tiny_bench, tmp_
     assert row["status"] == "failed to run" and "missing.onnx" in row["reason"]
 
 
-def test_cached_artifacts_are_reused_and_a_new_seed_invalidates_them(tiny_bench, monkeypatch):
+def test_cached_artifacts_are_reused_and_new_weights_or_code_invalidate_them(tiny_bench, monkeypatch):
     import edge_sdk.export.exporter
 
     def no_export(*_, **__):
@@ -101,6 +101,11 @@ def test_cached_artifacts_are_reused_and_a_new_seed_invalidates_them(tiny_bench,
     doc = bench_mod.bench(models=[TINY], targets=["onnx-fp32"], threads=1, warmup=1, runs=3, out=out, progress=quiet)
     row = doc["results"][0]
     assert row["status"] == "ok" and row["cached"] is True
+    with monkeypatch.context() as m:  # the zoo's or an exporter's source changed: the artifacts are made again
+        m.setattr(bench_mod, "code_fingerprint", lambda: "changed")
+        changed = bench_mod.bench(models=[TINY], targets=["onnx-fp32"], threads=1, warmup=1, runs=3, out=out,
+                                  progress=quiet)["results"][0]
+        assert changed["status"] == "failed to export" and "export called" in changed["reason"]
     other = bench_mod.bench(models=[TINY], targets=["onnx-fp32"], threads=1, warmup=1, runs=3, out=out, seed=1, progress=quiet)
     row = other["results"][0]  # other weights: the cache is dropped and export runs (here: fails, and says so)
     assert row["status"] == "failed to export" and "export called" in row["reason"]

@@ -106,6 +106,34 @@ def test_quantized_graphs_and_delegation_are_recorded(which, b0_exports, repvit)
         assert m["export"]["steps"]["quantize_s"] > 0
 
 
+def test_b0_executorch_fp32_keeps_layer_norm_and_attention_products_inside_xnnpack(b0_exports):
+    """Every LayerNorm as linear means (XNNPACK has no layer norm), attention as rank-3 bmm (a rank-4 matmul left
+    two expand copies per product outside the delegate): what stays outside is the global query's expand only."""
+    from edge_sdk.export.executorch import LinearMeanLayerNorm, delegable_layer_norms
+    from edge_sdk.models.gcvit_branch import WindowAttention
+
+    rec = b0_exports[("executorch", "fp32")]
+    assert rec["parity"]["status"] == "passed"
+    d = manifest.load(rec["path"])["export"]["delegation"]
+    from edge_sdk.models import create_model
+
+    model = create_model("ms_eff_gcvit_b0")
+    norms = sum(isinstance(m, torch.nn.LayerNorm) for m in model.modules())
+    global_query = sum(isinstance(m, WindowAttention) and m.use_global_query for m in model.modules())
+    assert d["layer_norms_as_linear_mean"] == norms > 30
+    assert not any("layer_norm" in op for op in d["ops_outside_delegate"])
+    assert d["ops_outside_delegate"].get("aten.expand_copy.default", 0) == global_query > 0
+    # the swap itself: the same values, on a copy (the original stays the parity reference)
+    norm = torch.nn.LayerNorm(48, eps=1e-5)
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    holder = torch.nn.Sequential(norm)
+    swapped, n = delegable_layer_norms(holder)
+    x = torch.randn(2, 5, 7, 48) * 3 + 1
+    assert n == 1 and isinstance(swapped[0], LinearMeanLayerNorm) and holder[0] is norm
+    torch.testing.assert_close(swapped(x), norm(x), atol=1e-5, rtol=1e-5)
+
+
 def test_keep_float_and_calibration_rules(repvit, tmp_path):
     fp32 = repvit["records"][("onnx", "fp32")]["path"]
     crops = face_crops(shared_path("samples"), edge_sdk.load(fp32).crop, limit=4)

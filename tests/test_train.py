@@ -646,3 +646,34 @@ def test_m2tr_recipe_adds_the_contrastive_term_on_its_pre_logits(index, tmp_path
         plain, _ = trainer.loss_fn(trainer.model, x, y, idx, ds, None)
     term = float(contrastive_loss(feats, y, 0.5))
     assert term > 0 and float(with_term) == pytest.approx(float(plain) + term, rel=1e-5)
+
+
+def test_ema_validates_and_saves_the_weight_average_and_resumes_it_exactly(index, tmp_path):
+    """--ema: best.pt holds the moving average (what was validated: its AUC re-scored equals the epoch's), not the
+    last step's weights; a run killed mid-epoch resumes the average bit-exactly; a last.pt without one is refused."""
+    from edge_sdk.distill.train import checkpoint_metrics
+    from edge_sdk.errors import InputError
+
+    tiny = dict(TINY, ema=0.9)
+    cfg = TrainConfig(index=str(index), out=str(tmp_path / "full"), **tiny)
+    full = Trainer(cfg).run()
+    last = torch.load(tmp_path / "full" / "last.pt", map_location="cpu", weights_only=False)
+    best = torch.load(tmp_path / "full" / "best.pt", map_location="cpu", weights_only=False)
+    average = {k.removeprefix("module."): v for k, v in last["ema"].items()}
+    raw = last["model"]
+    assert any(not torch.equal(average[k], raw[k]) for k in raw if raw[k].is_floating_point())  # an average, not raw
+    if best["epoch"] == len(full["history"]) - 1:  # the last epoch was the best: best.pt is the final average
+        assert all(torch.equal(best["model"][k], average[k]) for k in raw)
+    epoch = full["history"][best["epoch"]]
+    assert checkpoint_metrics(tmp_path / "full" / "best.pt", cfg)["auc"] == pytest.approx(epoch["val_auc"], abs=1e-6)
+    cut = TrainConfig(index=str(index), out=str(tmp_path / "cut"), **tiny)
+    assert Trainer(cut).run(stop_after_steps=6) == {"stopped_at_step": 6}
+    Trainer(cut).run(resume=True)
+    resumed = torch.load(tmp_path / "cut" / "last.pt", map_location="cpu", weights_only=False)["ema"]
+    assert all(torch.equal(resumed[k], last["ema"][k]) for k in last["ema"])
+    plain = TrainConfig(index=str(index), out=str(tmp_path / "plain"), **TINY)
+    Trainer(plain).run(stop_after_steps=2)
+    with pytest.raises(InputError, match="without a weight average"):
+        Trainer(TrainConfig(index=str(index), out=str(tmp_path / "plain"), **tiny)).run(resume=True)
+    with pytest.raises(InputError, match="--ema"):
+        TrainConfig(index=str(index), ema=1.0)

@@ -121,22 +121,32 @@ class WindowAttention(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
         trunc_normal_(self.relative_position_bias_table, std=0.02)
 
+    def relative_bias(self) -> torch.Tensor:
+        """The relative-position bias per head, (1, heads, N, N), gathered from the table. (Kept as a gather: the same
+        bias folded into a constant made ExecuTorch 1.5's XNNPACK program of B0 fail at run time, error 0x1.)"""
+        N = self.window_size * self.window_size
+        bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
+        return bias.reshape(N, N, -1).permute(2, 0, 1).unsqueeze(0)
+
     def forward(self, x: torch.Tensor, q_global: torch.Tensor) -> torch.Tensor:
         B_, N, C = x.shape
-        parts = 2 if self.use_global_query else 3
-        qkv = self.qkv(x).reshape(B_, N, parts, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        h, d = self.num_heads, self.head_dim
+        # q, k and v as slices of the last dimension (ExecuTorch's XNNPACK delegate takes slices, not selects)
+        qkv = self.qkv(x)
+        parts = [qkv[..., i * C:(i + 1) * C].reshape(B_, N, h, d).permute(0, 2, 1, 3)
+                 for i in range(2 if self.use_global_query else 3)]
         if self.use_global_query:
-            k, v = qkv[0], qkv[1]
+            k, v = parts
             B = q_global.shape[0]
-            q = q_global.expand(B, B_ // B, self.num_heads, N, self.head_dim).reshape(B_, self.num_heads, N, self.head_dim)
+            q = q_global.expand(B, B_ // B, h, N, d).reshape(B_, h, N, d)
         else:
-            q, k, v = qkv[0], qkv[1], qkv[2]
-        attn = (q * self.scale) @ k.transpose(-2, -1)
-        bias = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
-        attn = attn + bias.reshape(N, N, -1).permute(2, 0, 1).unsqueeze(0)
-        attn = self.attn_drop(attn.softmax(dim=-1))
-        x = (attn @ v).transpose(1, 2).reshape(B_, N, C)
-        return self.proj_drop(self.proj(x))
+            q, k, v = parts
+        # rank-3 batched matmuls: a rank-4 ``@`` lowers to expand + bmm, and ExecuTorch copies each expand outside
+        # XNNPACK (two per product)
+        attn = torch.bmm((q * self.scale).reshape(B_ * h, N, d), k.reshape(B_ * h, N, d).transpose(1, 2))
+        attn = self.attn_drop((attn.reshape(B_, h, N, N) + self.relative_bias()).softmax(dim=-1))
+        x = torch.bmm(attn.reshape(B_ * h, N, N), v.reshape(B_ * h, N, d))
+        return self.proj_drop(self.proj(x.reshape(B_, h, N, d).transpose(1, 2).reshape(B_, N, C)))
 
 
 class GCViTBlock(nn.Module):
