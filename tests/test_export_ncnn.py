@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'edge-sdk[export]')")
 pytest.importorskip("ncnn", reason="ncnn is not installed (pip install 'edge-sdk[ncnn]')")
@@ -61,22 +62,58 @@ def test_load_picks_ncnn_by_its_suffix_any_batch_and_detect_runs_it(student):
     assert rec["ok"] and len(rec["faces"]) == 1 and rec["verdict"] in ("real", "fake") and json.dumps(rec)
 
 
+class _Qkv5d(torch.nn.Module):
+    """Patches, then timm's ViT attention (q/k/v as one rank-5 permute and an unbind along axis 0), pooled."""
+
+    def __init__(self):
+        super().__init__()
+        from timm.models.vision_transformer import Attention
+
+        self.stem = torch.nn.Conv2d(3, 32, 8, stride=8)
+        self.attn = Attention(32, num_heads=2)
+        self.head = torch.nn.Linear(32, 1)
+
+    def forward(self, x):
+        return self.head(self.attn(self.stem(x).flatten(2).transpose(1, 2)).mean(1))
+
+
 def test_a_graph_ncnn_cannot_express_fails_naming_the_operator(tmp_path):
-    """MS-Eff-GCViT's window attention permutes 5-D tensors and unbinds q/k/v along axis 0: pnnx drops those
-    operators and writes the rest. The exporter must fail, naming them, and leave no artifact behind; B0's card
-    declares the limit, so export and bench report it as known instead of trying."""
+    """timm's ViT attention permutes 5-D tensors and unbinds q/k/v along axis 0: pnnx drops those operators and
+    writes the rest. The exporter must fail, naming them, and leave no artifact behind."""
     from edge_sdk.export.config import ExportConfig
     from edge_sdk.export.errors import ExportError
+    from edge_sdk.export.prepare import prepare
+
+    prep = prepare(_Qkv5d().eval(), name="qkv5d")
+    path = tmp_path / "ncnn-fp32" / "qkv5d.ncnn"
+    row = targets.get("ncnn-fp32")
+    with pytest.raises(ExportError, match="torch.unbind dropped") as err:
+        row.load_exporter()(prep, path, row, ExportConfig(model="qkv5d"), {"workdir": str(tmp_path / "w"),
+                                                                            "calib": None})
+    assert err.value.op and "qkv5d" in str(err.value)
+    assert not path.exists() and not any(path.parent.glob(".*tmp*"))
+
+
+def test_b0s_window_attention_is_written_but_ncnn_cannot_run_it_so_its_card_declares_it(tmp_path):
+    """MS-Eff-GCViT's windows are a batch dimension, which NCNN's Mat has not: pnnx writes the graph (its attention
+    has no rank-5 q/k/v permute or unbind left to drop) and NCNN fails on it at run time. B0's card declares the
+    limit, so export and bench report it as known instead of writing a file that cannot run."""
+    import ncnn
+
+    from edge_sdk.export.config import ExportConfig
     from edge_sdk.export.prepare import prepare
 
     prep = prepare("ms_eff_gcvit_b0")
     path = tmp_path / "ncnn-fp32" / "ms_eff_gcvit_b0.ncnn"
     row = targets.get("ncnn-fp32")
-    with pytest.raises(ExportError, match="permute 5-rank tensor") as err:
-        row.load_exporter()(prep, path, row, ExportConfig(model="ms_eff_gcvit_b0"), {"workdir": str(tmp_path / "w"),
-                                                                                     "calib": None})
-    assert err.value.op == "unbind" and "ms_eff_gcvit_b0" in str(err.value)
-    assert not path.exists() and not any(path.parent.glob(".*tmp*"))
+    row.load_exporter()(prep, path, row, ExportConfig(model="ms_eff_gcvit_b0"), {"workdir": str(tmp_path / "w"),
+                                                                                 "calib": None})
+    net = ncnn.Net()
+    assert net.load_param(str(path / "model.param")) == 0 and net.load_model(str(path / "model.bin")) == 0
+    with net.create_extractor() as ex:
+        ex.input(net.input_names()[0], ncnn.Mat(np.zeros((3, 224, 224), np.float32)))
+        ret, _ = ex.extract(net.output_names()[0])
+    assert ret != 0  # "batch size mismatch": the windows' batch
     (rec,) = export("ms_eff_gcvit_b0", formats=["ncnn-fp32"], out=tmp_path / "out", parity_crops=4)
     assert not rec["ok"] and rec["known"] and "NCNN cannot express its window attention" in rec["error"]
 
