@@ -192,9 +192,10 @@ def test_cli_gate_exit_code_follows_the_baseline(tiny_bench, tmp_path):
             "--out", str(out), "--reference", "torch"]
     generous = copy.deepcopy(base)
     for r in (r for r in generous["results"] if r.get("latency_ms")):
-        # 3x slower relative to torch, and torch 3x slower relative to the matmul probe (the torch row's own
-        # reference): now is an improvement on both, whatever a busy machine does to one 8-run sample
-        r["latency_ms"]["p50"] *= 9 if r["target"] == "onnx-fp32" else 3
+        # 10x slower relative to torch, and torch 10x slower relative to the matmul probe (the torch row's own
+        # reference): now is an improvement on both, whatever a busy machine does to one 8-run sample (3x margins
+        # failed once, torch / probe +25%, with two other jobs on the 2 cores)
+        r["latency_ms"]["p50"] *= 100 if r["target"] == "onnx-fp32" else 10
     (tmp_path / "generous.json").write_text(json.dumps(generous))
     assert cli_main(args + ["--baseline", str(tmp_path / "generous.json")]) == 0
     strict = copy.deepcopy(base)
