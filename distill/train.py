@@ -340,7 +340,6 @@ class Trainer:
             groups.append({"params": list(self.proj.parameters()), "lr": cfg.lr, "weight_decay": cfg.weight_decay,
                            "name": "feature_proj"})
         opt = torch.optim.AdamW(groups, lr=cfg.lr)
-        self.ema = None
         if cfg.ema:
             from timm.utils import ModelEmaV3
 
